@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+//
+// The package graph enforces the layering:
+//
+//   TensorData    plain values: dtypes, shapes, raw tensors, state dicts, half-precision bits
+//   BinaryIO      memory-mapped files, bounds-checked byte cursors, atomic output files
+//   PickleVM      an inert pickle interpreter and encoder; knows nothing about torch
+//   ZipFormat     central-directory zip reader over a mapped file, aligned stored-entry writer
+//   ModelFormats  safetensors, PyTorch zip and legacy files, Lightning checkpoints, detection
+//   TensorCore    float32 tensors with reverse-mode autograd (OpenBLAS for matmul)
+//   TensorNN      modules, losses, optimizers, datasets
+//   ModelFileKit  workflows: inspect, convert, verify, diff, scan, strip, train, predict
+//   modelfile     the command-line tool (argument parsing and rendering only)
+import PackageDescription
+
+let package = Package(
+    name: "modelfile",
+    products: [
+        .executable(name: "modelfile", targets: ["modelfile"]),
+        .library(name: "ModelFileKit", targets: ["ModelFileKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries: module.modulemap + shim.h in Sources/<Name>/; flags come from pkg-config.
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "TensorData"),
+        .target(name: "BinaryIO"),
+        .target(name: "PickleVM", dependencies: ["BinaryIO"]),
+        .target(name: "ZipFormat", dependencies: ["BinaryIO", "CZlib"]),
+        .target(
+            name: "ModelFormats",
+            dependencies: ["TensorData", "BinaryIO", "PickleVM", "ZipFormat", "CJSONC", "CZip", "CZlib"]),
+        .target(name: "TensorCore", dependencies: ["TensorData", "COpenBLAS"]),
+        .target(name: "TensorNN", dependencies: ["TensorCore"]),
+        .target(name: "ModelFileKit", dependencies: ["ModelFormats", "TensorNN"]),
+        .executableTarget(
+            name: "modelfile",
+            dependencies: [
+                "ModelFileKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // Test support: fixture lookup, tolerance helpers, hostile-byte builders.
+        .target(name: "TestSupport", dependencies: ["TensorData"], path: "Tests/Support"),
+        .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
+        .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO", "TestSupport"]),
+        .testTarget(name: "PickleVMTests", dependencies: ["PickleVM", "TestSupport"]),
+        .testTarget(name: "ZipFormatTests", dependencies: ["ZipFormat", "CZip", "TestSupport"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
+        .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)
