@@ -3,7 +3,8 @@
 // On baseline x86-64, `Float(Float16)` is a library call per element (0.35 G/s here); these
 // branch-light versions run at memory speed. Rounding is to nearest, ties to even, as torch
 // does (c10/util/Half.h `fp16_ieee_from_fp32_value`, c10/util/BFloat16.h
-// `round_to_nearest_even`). Infinities map to infinities; a NaN stays a NaN (quiet, sign kept).
+// `round_to_nearest_even`). Infinities map to infinities and NaNs to NaNs, with the bit patterns
+// torch's CPU conversions produce.
 
 /// Bit-level conversions between `Float` and IEEE half (`F16`) and bfloat16 (`BF16`).
 public enum HalfPrecision {
@@ -26,16 +27,19 @@ public enum HalfPrecision {
     }
 
     /// IEEE half bits of `value`, rounded to nearest even. Values beyond the half range become
-    /// infinity; NaN becomes the quiet NaN 0x7E00 with the sign kept.
+    /// infinity; a NaN stays a NaN with its sign and top payload bits, quieted.
     @inline(__always)
     public static func halfBits(from value: Float) -> UInt16 {
         var bits = value.bitPattern
         let sign = bits & 0x8000_0000
         bits ^= sign
         let result: UInt32
-        if bits >= 0x4780_0000 {
-            // 65520 and above round to infinity; also infinity and NaN themselves.
-            result = bits > 0x7F80_0000 ? 0x7E00 : 0x7C00
+        if bits > 0x7F80_0000 {
+            // NaN: quieted, top mantissa bits kept (what F16C's vcvtps2ph and torch produce).
+            result = 0x7E00 | ((bits >> 13) & 0x3FF)
+        } else if bits >= 0x4780_0000 {
+            // 65520 and above round to infinity, as does infinity itself.
+            result = 0x7C00
         } else if bits < 0x3880_0000 {
             // The result is subnormal or zero: add a magic number so the float adder rounds the
             // mantissa to 10 bits at the bottom, then subtract it as an integer.
@@ -57,13 +61,12 @@ public enum HalfPrecision {
         Float(bitPattern: UInt32(b) << 16)
     }
 
-    /// bfloat16 bits of `value`, rounded to nearest even. NaN stays NaN (quiet, sign kept).
+    /// bfloat16 bits of `value`, rounded to nearest even. Every NaN becomes 0xFFFF, which is what
+    /// torch 2.x's CPU conversion produces.
     @inline(__always)
     public static func bfloat16Bits(from value: Float) -> UInt16 {
         let bits = value.bitPattern
-        if bits & 0x7FFF_FFFF > 0x7F80_0000 {
-            return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040
-        }
+        if bits & 0x7FFF_FFFF > 0x7F80_0000 { return 0xFFFF }
         let roundingBias = ((bits >> 16) & 1) &+ 0x7FFF
         return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
     }

@@ -1,0 +1,199 @@
+import BinaryIO
+import ModelFormats
+import TensorData
+
+/// Output formats `convert` writes.
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case safetensors
+    case pth
+    case ckpt
+
+    /// The format implied by a file name's extension, if any.
+    public init?(pathExtensionOf path: String) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        switch name[name.index(after: dot)...].lowercased() {
+        case "safetensors": self = .safetensors
+        case "pth", "pt", "bin": self = .pth
+        case "ckpt": self = .ckpt
+        default: return nil
+        }
+    }
+}
+
+/// What `convert` should do besides copying.
+public struct ConversionOptions {
+    /// The output format; `nil` means from the output's extension.
+    public var outputFormat: OutputFormat?
+    /// Cast floating-point tensors (F16, BF16, F32, F64) to this dtype.
+    public var dtype: DType?
+    /// Keep only tensors under this dotted path, named relative to it.
+    public var select: String?
+    /// Remove this prefix from tensor names that start with it.
+    public var stripPrefix: String?
+    /// Write shards of at most this many bytes of tensor data into the output folder.
+    public var maxShardBytes: Int?
+    /// Replace existing outputs.
+    public var overwrite = false
+    /// Reading options (unknown pickle globals).
+    public var readOptions = ReadOptions()
+    /// Called with (bytes done, bytes total) as tensors are written.
+    public var progress: ((Int, Int) -> Void)?
+
+    /// Default options: same dtypes, every tensor, no overwrite.
+    public init() {}
+}
+
+/// What a conversion wrote.
+public struct ConversionResult {
+    /// Files written.
+    public let outputs: [String]
+    /// Tensors written.
+    public let tensorCount: Int
+    /// Bytes of tensor data written.
+    public let tensorBytes: Int
+    /// Non-fatal notes (tensors left in their dtype, …).
+    public let warnings: [String]
+}
+
+/// Converts between model formats, streaming one tensor at a time.
+public enum Conversion {
+    /// Converts `input` to `output`.
+    ///
+    /// - Throws: `ModelFileError` naming the file at fault; nothing is left at `output` on failure.
+    public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
+        let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
+        let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
+        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
+        guard let format else {
+            throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)
+        }
+        return try attributing(to: output) {
+            switch format {
+            case .safetensors:
+                return try writeSafetensors(plan, to: output, options: options)
+            case .pth, .ckpt:
+                throw ConversionError.unsupportedOutput(format)
+            }
+        }
+    }
+
+    static func writeSafetensors(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
+        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        var done = 0
+        let metadata = plan.source.format == .safetensors || plan.source.format == .safetensorsSharded || plan.source.format == .directory
+            ? plan.source.metadata : ["format": "pt"]
+        let didWrite: (Int) -> Void = { index in
+            plan.release(index)
+            done += plan.entries[index].byteCount
+            options.progress?(done, total)
+        }
+        let outputs: [String]
+        if let maxShardBytes = options.maxShardBytes {
+            try ensureFolder(output)
+            outputs = try SafetensorsShardWriter.write(
+                folder: output, entries: plan.entries, metadata: metadata ?? ["format": "pt"], maxShardBytes: maxShardBytes,
+                overwrite: options.overwrite, tensorBytes: plan.bytes(at:), didWrite: didWrite)
+        } else {
+            try SafetensorsWriter.write(
+                to: output, entries: plan.entries, metadata: metadata, overwrite: options.overwrite,
+                tensorBytes: plan.bytes(at:), didWrite: didWrite)
+            outputs = [output]
+        }
+        return ConversionResult(outputs: outputs, tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
+    }
+
+    private static func ensureFolder(_ path: String) throws {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else { throw ConversionError.shardOutputNotAFolder }
+            return
+        }
+        guard mkdir(path, 0o777) == 0 else { throw FileError(path: path, operation: "create folder", errno: errno) }
+    }
+}
+
+/// Why a conversion could not start.
+public enum ConversionError: Error, Equatable, CustomStringConvertible {
+    /// No `--to` and no recognised extension.
+    case unknownOutputFormat
+    /// `--max-shard-size` needs a folder as output.
+    case shardOutputNotAFolder
+    /// The output format cannot be written from this input.
+    case unsupportedOutput(OutputFormat)
+    /// `--select` matched nothing.
+    case selectionEmpty(String)
+    /// `--dtype` asked for a type `convert` does not cast to.
+    case unsupportedCast(DType)
+    /// Renaming made two tensors share a name.
+    case nameCollision(String)
+
+    public var description: String {
+        switch self {
+        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt"
+        case .shardOutputNotAFolder: return "--max-shard-size writes a folder of shards; the output exists and is not a folder"
+        case .unsupportedOutput(let format): return "writing \(format.rawValue) from this input is not supported"
+        case .selectionEmpty(let path): return "--select \(path) matches no tensors"
+        case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
+        case .nameCollision(let name): return "after renaming, two tensors are named \"\(name)\""
+        }
+    }
+}
+
+/// The tensors a conversion writes: selection, renaming and casting applied to a source.
+struct ConversionPlan {
+    let source: TensorSource
+    /// Output entries (renamed, cast).
+    let entries: [TensorEntry]
+    /// For each output entry, the source index.
+    let sourceIndices: [Int]
+    let cast: DType?
+    let warnings: [String]
+
+    init(source: TensorSource, options: ConversionOptions) throws {
+        self.source = source
+        if let dtype = options.dtype, !dtype.isCastableFloat || dtype == .f64 { throw ConversionError.unsupportedCast(dtype) }
+        cast = options.dtype
+        let select = options.select ?? (source.format == .lightningCheckpoint ? "state_dict" : nil)
+        var entries: [TensorEntry] = []
+        var indices: [Int] = []
+        var names = Set<String>()
+        var uncast: [String] = []
+        for (index, entry) in source.entries.enumerated() {
+            var name = entry.name
+            if let select {
+                if name.hasPrefix(select + ".") { name.removeFirst(select.count + 1) } else if name != select { continue }
+            }
+            if let prefix = options.stripPrefix, name.hasPrefix(prefix), name.count > prefix.count { name.removeFirst(prefix.count) }
+            guard names.insert(name).inserted else { throw ConversionError.nameCollision(name) }
+            var dtype = entry.dtype
+            if let target = options.dtype {
+                if entry.dtype.isCastableFloat { dtype = target } else if entry.dtype.isFloatingPoint || entry.dtype.isComplex { uncast.append(entry.name) }
+            }
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: entry.shape))
+            indices.append(index)
+        }
+        if let select, entries.isEmpty, !source.entries.isEmpty { throw ConversionError.selectionEmpty(select) }
+        self.entries = entries
+        sourceIndices = indices
+        warnings = uncast.isEmpty ? [] : ["--dtype leaves \(uncast.count) tensor(s) of other float types unchanged: \(uncast.prefix(5).joined(separator: ", "))\(uncast.count > 5 ? ", …" : "")"]
+    }
+
+    /// The bytes of output entry `index`, cast if asked.
+    func bytes(at index: Int) throws -> TensorBytes {
+        let raw = try source.tensor(at: sourceIndices[index])
+        let target = entries[index].dtype
+        guard raw.dtype != target else { return raw.bytes }
+        return raw.bytes.withUnsafeBytes { input in
+            TensorBytes(count: entries[index].byteCount) { output in
+                ElementCodec.cast(input, from: raw.dtype, to: target, into: output)
+            }
+        }
+    }
+
+    func release(_ index: Int) { source.releaseMemory(forTensorAt: sourceIndices[index]) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

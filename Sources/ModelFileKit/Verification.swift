@@ -1,0 +1,111 @@
+import BinaryIO
+import ModelFormats
+import TensorData
+
+nonisolated(unsafe) private var verificationSink: UInt64 = 0
+
+/// What `modelfile verify` found: every byte read, structure checked, values counted.
+public struct Verification {
+    /// One tensor's check.
+    public struct TensorCheck {
+        /// The tensor's name.
+        public let name: String
+        /// Its dtype.
+        public let dtype: DType
+        /// NaN and infinite values (0 for types without them).
+        public let nonFinite: Int
+        /// Bool bytes other than 0 and 1.
+        public let invalidBools: Int
+    }
+
+    /// The path verified.
+    public let path: String
+    /// The detected format, when the file could be classified.
+    public let format: ModelFormat?
+    /// Per-tensor results (empty when the file could not be read).
+    public let tensors: [TensorCheck]
+    /// Problems found, one line each.
+    public let findings: [String]
+    /// Non-fatal notes.
+    public let warnings: [String]
+
+    /// Whether nothing was found.
+    public var isClean: Bool { findings.isEmpty }
+
+    /// Verifies `path`. A file that cannot be parsed is reported as a finding that explains it,
+    /// rather than thrown.
+    ///
+    /// - Throws: `ModelFileError` only when the path cannot be read at all (missing, unreadable).
+    public static func verify(path: String, options: ReadOptions = ReadOptions()) throws -> Verification {
+        let source: TensorSource
+        do {
+            source = try ModelFile.open(path, options: options)
+        } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
+            throw ModelFileError(path: path, underlying: error)
+        } catch {
+            return Verification(path: path, format: nil, tensors: [], findings: [String(describing: error)], warnings: [])
+        }
+        var findings: [String] = []
+        if let sharded = source as? ShardedSafetensors { findings += sharded.disagreements.map(\.description) }
+        var checks: [TensorCheck] = []
+        for (index, entry) in source.entries.enumerated() {
+            do {
+                let tensor = try source.tensor(at: index)
+                let check = tensor.bytes.withUnsafeBytes { bytes in
+                    TensorCheck(
+                        name: entry.name, dtype: entry.dtype,
+                        nonFinite: ElementCodec.nonFiniteCount(bytes, dtype: entry.dtype),
+                        invalidBools: entry.dtype == .bool ? bytes.reduce(0) { $0 + ($1 > 1 ? 1 : 0) } : touch(bytes))
+                }
+                source.releaseMemory(forTensorAt: index)
+                if check.nonFinite > 0 { findings.append("tensor \"\(entry.name)\": \(check.nonFinite) of \(entry.elementCount) values are NaN or infinite") }
+                if check.invalidBools > 0 { findings.append("tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
+                checks.append(check)
+            } catch {
+                findings.append("tensor \"\(entry.name)\": \(error)")
+            }
+        }
+        return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+    }
+
+    /// Reads every byte (so a missing page or I/O error surfaces); returns 0.
+    private static func touch(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var accumulator: UInt64 = 0
+        let words = bytes.count / 8
+        for i in 0..<words { accumulator ^= bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+        for i in (words * 8)..<bytes.count { accumulator ^= UInt64(bytes[i]) }
+        keepAlive(accumulator)
+        return 0
+    }
+
+    /// Keeps the optimiser from dropping a read whose result is otherwise unused.
+    @inline(never) private static func keepAlive(_ value: UInt64) { verificationSink = value }
+
+    /// The `modelfile.verify/1` JSON document.
+    public var json: JSONValue {
+        .object([
+            ("schema", "modelfile.verify/1"),
+            ("path", .string(path)),
+            ("format", format.map { .string($0.rawValue) } ?? .null),
+            ("clean", .bool(isClean)),
+            ("tensors", .array(tensors.map { check in
+                .object([("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))])
+            })),
+            ("findings", .array(findings.map { .string($0) })),
+            ("warnings", .array(warnings.map { .string($0) })),
+        ])
+    }
+
+    /// The human report.
+    public var table: String {
+        var lines = ["\(path): \(format?.rawValue ?? "unreadable"), \(tensors.count) tensors read"]
+        let nonFinite = tensors.filter { $0.nonFinite > 0 }
+        if !nonFinite.isEmpty {
+            lines.append(Formatting.table([["NAME", "DTYPE", "NON-FINITE"]] + nonFinite.map { [$0.name, $0.dtype.rawValue, String($0.nonFinite)] }))
+        }
+        lines += findings.map { "finding: \($0)" }
+        lines += warnings.map { "warning: \($0)" }
+        lines.append(isClean ? "clean" : "\(findings.count) finding(s)")
+        return lines.joined(separator: "\n")
+    }
+}

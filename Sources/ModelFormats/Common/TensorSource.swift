@@ -1,0 +1,81 @@
+import TensorData
+
+/// The kinds of model file modelfile reads, named as in the CLI contract's `format` field.
+public enum ModelFormat: String, Sendable, CaseIterable {
+    /// A single `.safetensors` file.
+    case safetensors
+    /// `model.safetensors.index.json` plus its shards.
+    case safetensorsSharded = "safetensors-sharded"
+    /// A `torch.save` zip archive (`.pth`, `.pt`, `.bin`).
+    case pytorchZip = "pytorch-zip"
+    /// The pre-1.6 `torch.save` stream of pickles and raw storages.
+    case pytorchLegacy = "pytorch-legacy"
+    /// A PyTorch Lightning checkpoint (a zip or legacy torch file holding Lightning's keys).
+    case lightningCheckpoint = "lightning-ckpt"
+    /// A Hugging Face style model folder.
+    case directory
+}
+
+/// One tensor as a file describes it, before its bytes are read.
+public struct TensorEntry: Sendable, Equatable {
+    /// The tensor's name: the safetensors key, or the dotted path in a pickle's object tree.
+    public let name: String
+    /// Element type.
+    public let dtype: DType
+    /// Dimensions.
+    public let shape: Shape
+
+    /// An entry.
+    public init(name: String, dtype: DType, shape: Shape) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// Bytes of the tensor when stored contiguously.
+    public var byteCount: Int { dtype.byteCount(elementCount: shape.elementCount) ?? 0 }
+    /// Number of elements.
+    public var elementCount: Int { shape.elementCount }
+}
+
+/// A readable model file: its tensors' descriptions up front, their bytes on request.
+///
+/// Reading an entry's bytes is zero-copy where the file stores them contiguously in native
+/// order; otherwise one tensor is materialised at a time, so a caller that handles tensors one
+/// by one (a converter) keeps memory near the size of the largest tensor.
+public protocol TensorSource: AnyObject {
+    /// The path the file was opened from.
+    var path: String { get }
+    /// The detected format.
+    var format: ModelFormat { get }
+    /// Total bytes on disk (all shards for a sharded set).
+    var fileByteCount: Int { get }
+    /// safetensors `__metadata__`, or `nil`.
+    var metadata: [String: String]? { get }
+    /// Every tensor, in file order.
+    var entries: [TensorEntry] { get }
+    /// Non-fatal observations made while reading (returned, never printed).
+    var warnings: [String] { get }
+    /// The bytes of tensor `index` as a contiguous, little-endian tensor.
+    ///
+    /// - Throws: a format error if the bytes are missing or inconsistent.
+    func tensor(at index: Int) throws -> RawTensor
+    /// Tells the source the caller is done with tensor `index`, so mapped pages can be dropped.
+    func releaseMemory(forTensorAt index: Int)
+}
+
+extension TensorSource {
+    public func releaseMemory(forTensorAt index: Int) {}
+
+    /// The index of the tensor named `name`.
+    public func index(of name: String) -> Int? { entries.firstIndex { $0.name == name } }
+
+    /// Every tensor as a ``StateDict`` (zero-copy where possible).
+    ///
+    /// - Throws: a format error from ``tensor(at:)``, or `TensorDataError.duplicateName`.
+    public func stateDict() throws -> StateDict {
+        var result = StateDict()
+        for index in entries.indices { try result.append(entries[index].name, try tensor(at: index)) }
+        return result
+    }
+}

@@ -1,0 +1,279 @@
+import BinaryIO
+import TensorData
+
+// Sharded safetensors sets as Hugging Face writes them (FORMATS.md §1.8): an index file
+// `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
+// next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
+
+/// The parsed index of a sharded set.
+public struct SafetensorsIndex: Sendable, Equatable {
+    /// The index's `metadata` object, values rendered as text (`total_size` is a number there).
+    public let metadata: [String: String]
+    /// Tensor name → shard file name, in index order.
+    public let weightMap: [(tensor: String, shard: String)]
+
+    public static func == (lhs: SafetensorsIndex, rhs: SafetensorsIndex) -> Bool {
+        lhs.metadata == rhs.metadata && lhs.weightMap.elementsEqual(rhs.weightMap) { $0 == $1 }
+    }
+
+    /// Shard file names in order of first appearance.
+    public var shardNames: [String] {
+        var seen = Set<String>()
+        return weightMap.map(\.shard).filter { seen.insert($0).inserted }
+    }
+
+    /// Parses index JSON.
+    ///
+    /// - Throws: `ShardedSafetensorsError` if it is not an index (no `weight_map` object of strings)
+    ///   or a shard name is not a plain file name.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> SafetensorsIndex {
+        let document: JSONCDocument
+        do {
+            document = try JSONCDocument(parsing: bytes, maxDepth: 8)
+        } catch {
+            switch error {
+            case .tooLarge(let size): throw ShardedSafetensorsError.invalidIndex("\(size) bytes is too large for an index")
+            case .syntax(let offset, let reason): throw ShardedSafetensorsError.invalidIndex("at byte \(offset): \(reason)")
+            case .duplicateKey(let key): throw ShardedSafetensorsError.invalidIndex("key \"\(key)\" appears twice")
+            }
+        }
+        guard JSONC.isObject(document.root) else { throw ShardedSafetensorsError.invalidIndex("top level is a JSON \(JSONC.typeName(document.root)); expected an object") }
+        var metadata: [String: String] = [:]
+        let metadataField = JSONC.member(document.root, "metadata")
+        if let object = metadataField.value, JSONC.isObject(object) {
+            for (key, value) in JSONC.members(object) {
+                metadata[key] = JSONC.string(value) ?? JSONC.describe(value)
+            }
+        }
+        let mapField = JSONC.member(document.root, "weight_map")
+        guard let map = mapField.value, JSONC.isObject(map) else {
+            throw ShardedSafetensorsError.invalidIndex("\"weight_map\" is \(mapField.present ? "a JSON " + JSONC.typeName(mapField.value) : "missing"); expected an object of tensor name to shard file")
+        }
+        var weightMap: [(String, String)] = []
+        for (tensor, value) in JSONC.members(map) {
+            guard let shard = JSONC.string(value) else {
+                throw ShardedSafetensorsError.invalidIndex("weight_map[\"\(tensor)\"] is a JSON \(JSONC.typeName(value)); expected a file name")
+            }
+            guard isPlainFileName(shard) else { throw ShardedSafetensorsError.unsafeShardName(shard) }
+            weightMap.append((tensor, shard))
+        }
+        return SafetensorsIndex(metadata: metadata, weightMap: weightMap)
+    }
+
+    /// A name that stays inside the index's folder: no separators, no `..`, not hidden, no NUL.
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
+    }
+}
+
+/// A disagreement between a sharded set's index and its shards, or an unusable index.
+public enum ShardedSafetensorsError: Error, Equatable, CustomStringConvertible {
+    /// The index is not the JSON a sharded set needs.
+    case invalidIndex(String)
+    /// A shard name that would leave the folder (`../x`, `/etc/x`, `a/b`).
+    case unsafeShardName(String)
+    /// A shard the index names cannot be opened.
+    case missingShard(String)
+    /// The index maps a tensor to a shard that does not hold it.
+    case tensorMissingFromShard(tensor: String, shard: String)
+    /// A shard holds a tensor the index does not list (or lists under another shard).
+    case tensorNotInIndex(tensor: String, shard: String)
+    /// Two shards hold the same tensor name.
+    case tensorInTwoShards(tensor: String, first: String, second: String)
+
+    public var description: String {
+        switch self {
+        case .invalidIndex(let reason): return "not a sharded safetensors index: \(reason)"
+        case .unsafeShardName(let name): return "shard name \"\(name)\" is not a plain file name in the index's folder"
+        case .missingShard(let name): return "shard \"\(name)\" named by the index is missing"
+        case .tensorMissingFromShard(let tensor, let shard): return "index maps \"\(tensor)\" to \(shard), which does not hold it"
+        case .tensorNotInIndex(let tensor, let shard): return "shard \(shard) holds \"\(tensor)\", which the index does not map to it"
+        case .tensorInTwoShards(let tensor, let first, let second): return "tensor \"\(tensor)\" is in both \(first) and \(second)"
+        }
+    }
+}
+
+/// A sharded safetensors set read as one model: the index plus every shard, each validated.
+public final class ShardedSafetensors: TensorSource {
+    public let path: String
+    public var format: ModelFormat { .safetensorsSharded }
+    /// The parsed index.
+    public let index: SafetensorsIndex
+    /// The shards, in order of first appearance in the index.
+    public let shards: [(name: String, file: SafetensorsFile)]
+    public let entries: [TensorEntry]
+    public private(set) var warnings: [String] = []
+    /// Where the index and the shards disagree (empty for a consistent set).
+    public let disagreements: [ShardedSafetensorsError]
+    private let locations: [(shard: Int, tensor: Int)]
+
+    /// Opens the index at `path` and every shard beside it.
+    ///
+    /// - Parameter strict: throw on the first disagreement between index and shards (the
+    ///   default); when `false`, disagreements are collected in ``disagreements`` (for `verify`).
+    /// - Throws: `FileError`, `SafetensorsError` (naming the shard), `ShardedSafetensorsError`.
+    public init(indexPath path: String, strict: Bool = true) throws {
+        self.path = path
+        let indexFile = try MappedFile(path: path)
+        index = try SafetensorsIndex.parse(indexFile.bytes)
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        var shards: [(String, SafetensorsFile)] = []
+        var problems: [ShardedSafetensorsError] = []
+        for name in index.shardNames {
+            let shardPath = folder + "/" + name
+            do {
+                shards.append((name, try SafetensorsFile(path: shardPath)))
+            } catch let error as FileError where error.operation == "open" {
+                throw ShardedSafetensorsError.missingShard(name)
+            } catch {
+                throw ShardReadError(shard: name, underlying: error)
+            }
+        }
+        self.shards = shards
+        // Map every tensor of every shard, in shard order then header order.
+        var entries: [TensorEntry] = []
+        var locations: [(Int, Int)] = []
+        var owner: [String: String] = [:]
+        let mapped = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { first, _ in first })
+        for (shardIndex, shard) in shards.enumerated() {
+            for (tensorIndex, entry) in shard.1.entries.enumerated() {
+                if let first = owner[entry.name] {
+                    problems.append(.tensorInTwoShards(tensor: entry.name, first: first, second: shard.0))
+                    continue
+                }
+                owner[entry.name] = shard.0
+                if mapped[entry.name] != shard.0 { problems.append(.tensorNotInIndex(tensor: entry.name, shard: shard.0)) }
+                entries.append(entry)
+                locations.append((shardIndex, tensorIndex))
+            }
+        }
+        for (tensor, shard) in index.weightMap where owner[tensor] == nil {
+            problems.append(.tensorMissingFromShard(tensor: tensor, shard: shard))
+        }
+        if strict, let first = problems.first { throw first }
+        self.disagreements = problems
+        self.entries = entries
+        self.locations = locations
+        if let declared = index.metadata["total_size"], let total = Int(declared) {
+            let actual = entries.reduce(0) { $0 + $1.byteCount }
+            if total != actual {
+                warnings.append("index metadata total_size is \(total); the shards hold \(actual) bytes of tensors")
+            }
+        }
+    }
+
+    public var fileByteCount: Int { shards.reduce(0) { $0 + $1.file.fileByteCount } }
+
+    /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
+    public var metadata: [String: String]? { shards.first?.file.metadata }
+
+    public func tensor(at index: Int) throws -> RawTensor {
+        let location = locations[index]
+        return try shards[location.shard].file.tensor(at: location.tensor)
+    }
+
+    public func releaseMemory(forTensorAt index: Int) {
+        let location = locations[index]
+        shards[location.shard].file.releaseMemory(forTensorAt: location.tensor)
+    }
+
+    /// The shard file name holding tensor `index`.
+    public func shardName(ofTensorAt index: Int) -> String { shards[locations[index].shard].name }
+}
+
+/// An error inside one shard of a sharded set, naming the shard.
+public struct ShardReadError: Error, CustomStringConvertible {
+    /// The shard's file name.
+    public let shard: String
+    /// What went wrong in it.
+    public let underlying: Error
+    public var description: String { "shard \(shard): \(underlying)" }
+}
+
+/// Writes a sharded set the way huggingface_hub does (FORMATS.md §1.8).
+public enum SafetensorsShardWriter {
+    /// Splits `entries` (in order) into shards of at most `maxShardBytes` of tensor data: a new
+    /// shard starts when the next tensor would not fit; a tensor larger than the limit gets a
+    /// shard of its own.
+    public static func plan(entries: [TensorEntry], maxShardBytes: Int) -> [[Int]] {
+        var shards: [[Int]] = []
+        var current: [Int] = []
+        var size = 0
+        for (index, entry) in entries.enumerated() {
+            if !current.isEmpty && size + entry.byteCount > maxShardBytes {
+                shards.append(current)
+                current = []
+                size = 0
+            }
+            current.append(index)
+            size += entry.byteCount
+        }
+        if !current.isEmpty || shards.isEmpty { shards.append(current) }
+        return shards
+    }
+
+    /// The shard file names for `count` shards: `model.safetensors` alone, or
+    /// `model-00001-of-00003.safetensors` ….
+    public static func shardNames(count: Int) -> [String] {
+        guard count > 1 else { return ["model.safetensors"] }
+        return (1...count).map { "model-\(pad5($0))-of-\(pad5(count)).safetensors" }
+    }
+
+    private static func pad5(_ n: Int) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+    }
+
+    /// Writes the shards (and, when there is more than one, `model.safetensors.index.json`) into
+    /// `folder`, which must exist. Each shard gets `metadata` (Hugging Face uses `{"format": "pt"}`).
+    ///
+    /// - Returns: the paths written.
+    /// - Throws: as ``SafetensorsWriter/write(to:entries:metadata:overwrite:tensorBytes:didWrite:)``.
+    @discardableResult
+    public static func write(
+        folder: String,
+        entries: [TensorEntry],
+        metadata: [String: String]?,
+        maxShardBytes: Int,
+        overwrite: Bool,
+        tensorBytes: (Int) throws -> TensorBytes,
+        didWrite: (Int) -> Void = { _ in }
+    ) throws -> [String] {
+        let groups = plan(entries: entries, maxShardBytes: maxShardBytes)
+        let names = shardNames(count: groups.count)
+        var written: [String] = []
+        for (group, name) in zip(groups, names) {
+            let path = folder + "/" + name
+            try SafetensorsWriter.write(
+                to: path, entries: group.map { entries[$0] }, metadata: metadata, overwrite: overwrite,
+                tensorBytes: { try tensorBytes(group[$0]) }, didWrite: { didWrite(group[$0]) })
+            written.append(path)
+        }
+        if groups.count > 1 {
+            let total = entries.reduce(0) { $0 + $1.byteCount }
+            var weightMap: [(String, String)] = []
+            for (group, name) in zip(groups, names) { for index in group { weightMap.append((entries[index].name, name)) } }
+            let indexPath = folder + "/model.safetensors.index.json"
+            let output = try OutputFile(path: indexPath, overwrite: overwrite)
+            try output.write(indexJSON(totalSize: total, weightMap: weightMap))
+            try output.commit()
+            written.append(indexPath)
+        }
+        return written
+    }
+
+    /// The index as transformers writes it: two-space indent, keys sorted, trailing newline.
+    static func indexJSON(totalSize: Int, weightMap: [(String, String)]) -> String {
+        var json: [UInt8] = []
+        var text = "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
+        let sorted = weightMap.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        for (k, (tensor, shard)) in sorted.enumerated() {
+            json.removeAll(keepingCapacity: true)
+            SafetensorsWriter.appendString(tensor, to: &json)
+            json.append(contentsOf: Array(": ".utf8))
+            SafetensorsWriter.appendString(shard, to: &json)
+            text += "    " + String(decoding: json, as: UTF8.self) + (k + 1 < sorted.count ? ",\n" : "\n")
+        }
+        return text + "  }\n}\n"
+    }
+}
