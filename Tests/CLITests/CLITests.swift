@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Runs the built `modelfile` binary, as a user would.
+struct CLIResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+func modelfile(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
+    // The test bundle and the executable are built into the same folder.
+    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    var binary = folder.appendingPathComponent("modelfile")
+    if !FileManager.default.fileExists(atPath: binary.path) {
+        binary = Fixture.packageRoot.appendingPathComponent(".build/debug/modelfile")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_COLOR"] = "1"
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+@Suite("modelfile command")
+struct CLITests {
+    @Test("inspect prints the table and exits 0")
+    func inspect() throws {
+        let result = try modelfile("inspect", Fixture.path("safetensors/mlp.safetensors"))
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("linear1.weight  F32    [6, 8]"))
+        #expect(result.stdout.contains("8 tensors, 95 parameters, 380 B"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test("inspect --json prints one document whose first key is schema")
+    func inspectJSON() throws {
+        let result = try modelfile("inspect", "--json", Fixture.path("safetensors/dtypes.safetensors"))
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("{\n  \"schema\": \"modelfile.inspect/1\""))
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect((object?["tensors"] as? [Any])?.count == 22)
+    }
+
+    @Test("bad input: one line on stderr naming the file and the fault, exit 2")
+    func badInput() throws {
+        let path = Fixture.path("safetensors/bad_overlap.safetensors")
+        let result = try modelfile("inspect", path)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "modelfile: error: \(path): tensor \"u\": data begins at buffer offset 4; expected 8 (tensors must tile the buffer with no gap or overlap)\n")
+        #expect(try modelfile("inspect", "/nonexistent/model.safetensors").status == 2)
+        #expect(try modelfile("convert", "/nonexistent/a.safetensors", "/tmp/b.safetensors").status == 2)
+    }
+
+    @Test("usage errors exit 64")
+    func usage() throws {
+        #expect(try modelfile("inspect").status == 64)
+        #expect(try modelfile("convert", "only-one-argument").status == 64)
+        #expect(try modelfile("convert", "bogus-to-safetensors", "a", "b").status == 64)
+        #expect(try modelfile("convert", "a", "b", "--max-shard-size", "lots").status == 64)
+        #expect(try modelfile("frobnicate").status == 64)
+    }
+
+    @Test("convert refuses to overwrite without --force and checks the spelling's input format")
+    func convert() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("out.safetensors").path
+        let source = Fixture.path("safetensors/mlp.safetensors")
+        #expect(try modelfile("convert", "safetensors-to-safetensors", source, output, "--dtype", "bf16").status == 0)
+        let again = try modelfile("convert", source, output)
+        #expect(again.status == 2)
+        #expect(again.stderr.contains("file exists (use --force to overwrite)"))
+        #expect(try modelfile("convert", source, output, "--force").status == 0)
+        let wrongSpelling = try modelfile("convert", "pth-to-safetensors", source, folder.appendingPathComponent("x.safetensors").path)
+        #expect(wrongSpelling.status == 2)
+        #expect(wrongSpelling.stderr.contains("pth-to-safetensors expects a pth file; this is safetensors"))
+    }
+
+    @Test("verify exits 0 when clean and 1 with findings")
+    func verify() throws {
+        #expect(try modelfile("verify", Fixture.path("safetensors/mlp.safetensors")).status == 0)
+        let broken = try modelfile("verify", Fixture.path("safetensors/bad_trailing_bytes.safetensors"))
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("1 bytes follow the last tensor"))
+    }
+}
