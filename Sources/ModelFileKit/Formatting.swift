@@ -11,14 +11,23 @@ enum Formatting {
         return (value < 0 ? "-" : "") + out
     }
 
-    /// `1078565428` → `1.00 GiB`; below 1 KiB, `340 B`.
+    /// `1078565428` → `1.00 GiB`; below 1 KiB, `340 B`. Three significant digits, computed in
+    /// integers (tables print one per tensor).
     static func bytes(_ value: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var amount = Double(value)
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        guard value >= 1024 else { return "\(value) B" }
         var unit = 0
-        while amount >= 1024 && unit < units.count - 1 { amount /= 1024; unit += 1 }
-        if unit == 0 { return "\(value) B" }
-        return fixed(amount, digits: amount >= 100 ? 0 : (amount >= 10 ? 1 : 2)) + " " + units[unit]
+        var scale = 1
+        while value / scale >= 1024 && unit < units.count - 1 { scale *= 1024; unit += 1 }
+        // value / scale in [1, 1024): keep 2, 1 or 0 decimals so three digits show.
+        let decimals = value / scale >= 100 ? 0 : (value / scale >= 10 ? 1 : 2)
+        let factor = decimals == 0 ? 1 : (decimals == 1 ? 10 : 100)
+        // value × factor cannot overflow below 2^63 / 100 bytes (92 PB); beyond that, drop precision.
+        let rounded = value <= Int.max / 100 ? (value * factor + scale / 2) / scale : value / scale * factor
+        let whole = rounded / factor, fraction = rounded % factor
+        if decimals == 0 { return "\(whole) \(units[unit])" }
+        let fractionText = String(fraction)
+        return "\(whole).\(String(repeating: "0", count: decimals - fractionText.count))\(fractionText) \(units[unit])"
     }
 
     /// `value` with exactly `digits` decimals.
@@ -37,17 +46,29 @@ enum Formatting {
         return text
     }
 
-    /// Left-aligned columns separated by two spaces; the last column is not padded.
+    /// Left-aligned columns separated by two spaces; the last column is not padded. Widths count
+    /// Unicode scalars, which is exact for the ASCII names nearly every model uses.
     static func table(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
-        guard let width = rows.map(\.count).max() else { return "" }
-        var widths = [Int](repeating: 0, count: width)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
-                if rightAligned.contains(i) { return pad + cell }
-                return i == row.count - 1 ? cell : cell + pad
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        guard let columns = rows.map(\.count).max() else { return "" }
+        let lengths = rows.map { $0.map { $0.unicodeScalars.count } }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in lengths { for (i, length) in row.enumerated() { widths[i] = max(widths[i], length) } }
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * (widths.reduce(0, +) + 2 * columns + 1))
+        for (r, row) in rows.enumerated() {
+            if r > 0 { out.append(0x0A) }
+            for (i, cell) in row.enumerated() {
+                if i > 0 { out.append(0x20); out.append(0x20) }
+                let pad = widths[i] - lengths[r][i]
+                if rightAligned.contains(i) {
+                    for _ in 0..<pad { out.append(0x20) }
+                    out.append(contentsOf: cell.utf8)
+                } else {
+                    out.append(contentsOf: cell.utf8)
+                    if i < row.count - 1 { for _ in 0..<pad { out.append(0x20) } }
+                }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

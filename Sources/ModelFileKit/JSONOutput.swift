@@ -35,49 +35,63 @@ public indirect enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral,
         return members.first { $0.0 == key }?.1
     }
 
-    /// Renders the document; `pretty` uses two-space indentation. Non-finite doubles become null.
+    /// Renders the document; `pretty` uses two-space indentation (arrays of scalars stay on one
+    /// line). Non-finite doubles become null.
     public func rendered(pretty: Bool = true) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
         write(to: &out, pretty: pretty, indent: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String, pretty: Bool, indent: Int) {
-        let newline = pretty ? "\n" : ""
-        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
-        let closePad = pretty ? String(repeating: "  ", count: indent) : ""
+    private func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
-            if !value.isFinite { out += "null" } else if value == value.rounded(), abs(value) < 1e15 { out += String(Int(value)) + ".0" } else { out += "\(value)" }
+            if !value.isFinite {
+                out.append(contentsOf: "null".utf8)
+            } else if value == value.rounded(), abs(value) < 1e15 {
+                out.append(contentsOf: (String(Int(value)) + ".0").utf8)
+            } else {
+                out.append(contentsOf: "\(value)".utf8)
+            }
         case .string(let value): JSONValue.appendEscaped(value, to: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            // Arrays of scalars stay on one line.
-            if items.allSatisfy({ $0.isScalar }) {
-                out += "[" + items.map { $0.rendered(pretty: false) }.joined(separator: pretty ? ", " : ",") + "]"
+            if items.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            if items.allSatisfy(\.isScalar) || !pretty {
+                out.append(UInt8(ascii: "["))
+                for (i, item) in items.enumerated() {
+                    if i > 0 { out.append(contentsOf: (pretty ? ", " : ",").utf8) }
+                    item.write(to: &out, pretty: pretty, indent: indent + 1)
+                }
+                out.append(UInt8(ascii: "]"))
                 return
             }
-            out += "[" + newline
+            out.append(contentsOf: "[\n".utf8)
             for (i, item) in items.enumerated() {
-                out += pad
+                JSONValue.appendIndent(indent + 1, to: &out)
                 item.write(to: &out, pretty: pretty, indent: indent + 1)
-                out += (i + 1 < items.count ? "," : "") + newline
+                if i + 1 < items.count { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
             }
-            out += closePad + "]"
+            JSONValue.appendIndent(indent, to: &out)
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{" + newline
+            if members.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
+            if pretty { out.append(UInt8(ascii: "\n")) }
             for (i, (key, value)) in members.enumerated() {
-                out += pad
+                if pretty { JSONValue.appendIndent(indent + 1, to: &out) }
                 JSONValue.appendEscaped(key, to: &out)
-                out += pretty ? ": " : ":"
+                out.append(contentsOf: (pretty ? ": " : ":").utf8)
                 value.write(to: &out, pretty: pretty, indent: indent + 1)
-                out += (i + 1 < members.count ? "," : "") + newline
+                if i + 1 < members.count { out.append(UInt8(ascii: ",")) }
+                if pretty { out.append(UInt8(ascii: "\n")) }
             }
-            out += closePad + "}"
+            if pretty { JSONValue.appendIndent(indent, to: &out) }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -88,21 +102,29 @@ public indirect enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral,
         }
     }
 
-    static func appendEscaped(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    private static func appendIndent(_ level: Int, to out: inout [UInt8]) {
+        for _ in 0..<(2 * level) { out.append(0x20) }
+    }
+
+    /// Appends `string` as a JSON string: quote, backslash and control characters escaped,
+    /// everything else as UTF-8.
+    static func appendEscaped(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

@@ -48,5 +48,12 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
     }
 
     /// `[2, 3]`
-    public var description: String { "[" + dimensions.map(String.init).joined(separator: ", ") + "]" }
+    public var description: String {
+        var text = "["
+        for (i, dimension) in dimensions.enumerated() {
+            if i > 0 { text += ", " }
+            text += String(dimension)
+        }
+        return text + "]"
+    }
 }

@@ -133,6 +133,14 @@ enum JSONC {
         return unsigned == UInt64.max ? nil : unsigned
     }
 
+    static func isArray(_ value: OpaquePointer) -> Bool { json_object_get_type(value) == json_type_array }
+
+    /// The length of an array already checked with ``isArray(_:)``.
+    static func arrayCount(_ array: OpaquePointer) -> Int { Int(json_object_array_length(array)) }
+
+    /// Element `index` of an array already checked with ``isArray(_:)``; `index` < ``arrayCount(_:)``.
+    static func element(_ array: OpaquePointer, _ index: Int) -> OpaquePointer? { json_object_array_get_idx(array, index) }
+
     /// The elements of an array, or `nil` if `value` is not an array.
     static func array(_ value: OpaquePointer?) -> [OpaquePointer?]? {
         guard let value, json_object_get_type(value) == json_type_array else { return nil }
@@ -164,10 +172,13 @@ struct JSONStructureScanner {
     var valueStart = 0
     var valueEnd = 0
     var memberCount = 0
-    private var topLevelKeys: [String] = []
+    /// Byte ranges (inside the quotes) of the top-level keys; decoded only to name a duplicate.
+    private var topLevelKeys: [Range<Int>] = []
+    private var text: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
 
     static func scan(_ text: UnsafeRawBufferPointer) throws(JSONCError) -> JSONStructureScanner {
         var result = JSONStructureScanner()
+        result.text = text
         let count = text.count
         var index = 0
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
@@ -195,10 +206,7 @@ struct JSONStructureScanner {
                 if expectingKey {
                     result.memberCount += 1
                     expectingKey = false
-                    if objectStack.count == 1 {
-                        let raw = UnsafeRawBufferPointer(rebasing: text[(stringStart + 1)..<min(index, end)])
-                        result.topLevelKeys.append(String(decoding: raw, as: UTF8.self))
-                    }
+                    if objectStack.count == 1 { result.topLevelKeys.append((stringStart + 1)..<min(index, end)) }
                 }
             case UInt8(ascii: "{"):
                 objectStack.append(true)
@@ -228,7 +236,10 @@ struct JSONStructureScanner {
     /// The first top-level key that appears twice, compared as written (escapes not decoded).
     func firstDuplicateTopLevelKey() -> String? {
         var seen = Set<String>()
-        for key in topLevelKeys where !seen.insert(key).inserted { return key }
+        for range in topLevelKeys {
+            let key = String(decoding: UnsafeRawBufferPointer(rebasing: text[range]), as: UTF8.self)
+            if !seen.insert(key).inserted { return key }
+        }
         return nil
     }
 }

@@ -66,7 +66,7 @@ public struct SafetensorsHeader: Sendable, Equatable {
         var metadata: [String: String]?
         var metadataKeys: [String] = []
         var tensors: [SafetensorsTensorInfo] = []
-        for (key, value) in JSONC.members(document.root) {
+        for (key, value) in JSONC.members(document.root) {  // document order
             if key == "__metadata__" {
                 guard let value else { continue }  // null means absent
                 guard JSONC.isObject(value) else { throw SafetensorsError.metadataNotAnObject(found: JSONC.typeName(value)) }
@@ -100,12 +100,14 @@ public struct SafetensorsHeader: Sendable, Equatable {
 
         let shapeField = JSONC.member(entry, "shape")
         guard shapeField.present else { throw SafetensorsError.missingField(tensor: name, field: "shape") }
-        guard let shapeValues = JSONC.array(shapeField.value) else {
+        guard let shapeArray = shapeField.value, JSONC.isArray(shapeArray) else {
             throw SafetensorsError.invalidField(tensor: name, field: "shape", expected: "an array of non-negative integers", found: JSONC.describe(shapeField.value))
         }
+        let rank = JSONC.arrayCount(shapeArray)
         var rawShape: [UInt64] = []
-        rawShape.reserveCapacity(shapeValues.count)
-        for dimension in shapeValues {
+        rawShape.reserveCapacity(rank)
+        for position in 0..<rank {
+            let dimension = JSONC.element(shapeArray, position)
             guard let value = JSONC.unsignedInteger(dimension) else {
                 throw SafetensorsError.invalidField(tensor: name, field: "shape", expected: "non-negative integers", found: JSONC.describe(dimension))
             }
@@ -114,13 +116,14 @@ public struct SafetensorsHeader: Sendable, Equatable {
 
         let offsetsField = JSONC.member(entry, "data_offsets")
         guard offsetsField.present else { throw SafetensorsError.missingField(tensor: name, field: "data_offsets") }
-        guard let offsetValues = JSONC.array(offsetsField.value), offsetValues.count == 2 else {
+        guard let offsetArray = offsetsField.value, JSONC.isArray(offsetArray), JSONC.arrayCount(offsetArray) == 2 else {
             throw SafetensorsError.invalidField(tensor: name, field: "data_offsets", expected: "[begin, end]", found: JSONC.describe(offsetsField.value))
         }
-        guard let begin = JSONC.unsignedInteger(offsetValues[0]), let end = JSONC.unsignedInteger(offsetValues[1]) else {
+        let first = JSONC.element(offsetArray, 0), second = JSONC.element(offsetArray, 1)
+        guard let begin = JSONC.unsignedInteger(first), let end = JSONC.unsignedInteger(second) else {
             throw SafetensorsError.invalidField(
                 tensor: name, field: "data_offsets", expected: "non-negative integers",
-                found: "[\(JSONC.describe(offsetValues[0])), \(JSONC.describe(offsetValues[1]))]")
+                found: "[\(JSONC.describe(first)), \(JSONC.describe(second))]")
         }
         guard begin <= end else { throw SafetensorsError.reversedOffsets(tensor: name, begin: begin, end: end) }
 
