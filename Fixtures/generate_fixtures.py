@@ -16,6 +16,7 @@ for small tensors. Invalid files record the reference library's own error text i
 tests read these JSON files; they never run Python. Seeds are fixed; values come from arange
 or seeded generators.
 """
+import collections
 import hashlib
 import json
 import os
@@ -63,6 +64,10 @@ def tensor_bytes(t):
 
 
 def describe_tensor(name, t):
+    if t.layout != torch.strided or t.device.type == "meta":
+        # No dense bytes to compare: sparse layouts and storage-less meta tensors.
+        return {"name": name, "dtype": ST_NAME[t.dtype], "shape": list(t.shape),
+                "layout": str(t.layout).replace("torch.", ""), "device": t.device.type}
     data = tensor_bytes(t)
     shape = list(t.shape)
     if t.dtype == torch.float4_e2m1fn_x2 and shape:
@@ -344,7 +349,228 @@ def gen_safetensors():
     write_json(out("dtypes", "float8_tables.json"), {"made_by": "torch uint8.view(dtype).to(float32)", "tables": table})
 
 
-SECTIONS = {"safetensors": gen_safetensors}
+# --------------------------------------------------------------------------------------------
+# PyTorch files (zip and legacy)
+
+def flatten(obj, prefix=""):
+    """(name, tensor) pairs the way modelfile names tensors: dict keys and list/tuple indices
+    joined with '.', depth first in container order."""
+    out = []
+    if isinstance(obj, torch.Tensor):
+        out.append((prefix, obj))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out += flatten(v, f"{prefix}.{i}" if prefix else str(i))
+    return out
+
+
+def pickle_globals(path):
+    """module.name of every GLOBAL in the file's pickle(s), in order of first appearance."""
+    import pickletools
+    import zipfile
+    blobs = []
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            blobs = [z.read(n) for n in z.namelist() if n.endswith("data.pkl")]
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        offset = 0
+        for _ in range(5):
+            for op, arg, pos in pickletools.genops(data[offset:]):
+                if op.name == "STOP":
+                    blobs.append(data[offset:offset + pos + 1])
+                    offset += pos + 1
+                    break
+    seen = []
+    for blob in blobs:
+        for op, arg, pos in pickletools.genops(blob):
+            if op.name == "GLOBAL":
+                name = arg.replace(" ", ".")
+                if name not in seen:
+                    seen.append(name)
+    return seen
+
+
+def torch_expectation(path, made_by, fmt):
+    name = os.path.basename(path)
+    try:
+        obj = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        reason = next((line for line in lines if "Unsupported" in line or "GLOBAL" in line), lines[0] if lines else "")
+        return {"file": name, "made_by": made_by, "format": fmt, "valid": False,
+                "reference_error": reason[:300], "globals": pickle_globals(path)}
+    tensors = [describe_tensor(n, t) for n, t in flatten(obj)]
+    return {"file": name, "made_by": made_by, "format": fmt, "valid": True, "tensors": tensors,
+            "globals": pickle_globals(path)}
+
+
+def save_torch_fixture(filename, obj, made_by="torch.save", legacy=False):
+    path = out("torch", filename)
+    remove(path)
+    torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
+    fmt = "pytorch-legacy" if legacy else "pytorch-zip"
+    write_json(path + ".json", torch_expectation(path, made_by + (" (legacy format)" if legacy else ""), fmt))
+    return path
+
+
+class Tied(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(4, 3)
+        self.lin = torch.nn.Linear(3, 4)
+        self.lin.weight = self.emb.weight  # tied: one storage, two names
+        self.register_buffer("count", torch.tensor(3))
+
+
+def all_dtypes(include_v3=True):
+    g = torch.Generator().manual_seed(4)
+    tensors = collections.OrderedDict()
+    tensors["f64"] = torch.randn(2, 2, generator=g, dtype=torch.float64)
+    tensors["f32"] = torch.randn(3, generator=g)
+    tensors["f16"] = torch.tensor([0.5, -2.0, 65504.0], dtype=torch.float16)
+    tensors["bf16"] = torch.tensor([1.0, -3.0, 1e38], dtype=torch.bfloat16)
+    tensors["i64"] = torch.tensor([1, -2, 2**62])
+    tensors["i32"] = torch.tensor([1, -2], dtype=torch.int32)
+    tensors["i16"] = torch.tensor([-32768, 258], dtype=torch.int16)
+    tensors["i8"] = torch.tensor([-1, 2], dtype=torch.int8)
+    tensors["u8"] = torch.tensor([0, 255], dtype=torch.uint8)
+    tensors["bool"] = torch.tensor([True, False])
+    tensors["c64"] = torch.tensor([1 + 2j], dtype=torch.complex64)
+    tensors["c128"] = torch.tensor([3 - 4j], dtype=torch.complex128)
+    tensors["scalar"] = torch.tensor(7, dtype=torch.int64)
+    tensors["empty"] = torch.zeros(0, 3)
+    if include_v3:
+        tensors["u16"] = torch.tensor([1, 65535], dtype=torch.uint16)
+        tensors["u32"] = torch.tensor([1, 2**32 - 1], dtype=torch.uint32)
+        tensors["u64"] = torch.tensor([1, 2**63], dtype=torch.uint64)
+        tensors["f8_e4m3"] = torch.tensor([1.0, -0.5], dtype=torch.float8_e4m3fn)
+        tensors["f8_e5m2"] = torch.tensor([2.0, -4.0], dtype=torch.float8_e5m2)
+        tensors["f8_e8m0"] = torch.tensor([1.0, 0.25], dtype=torch.float8_e8m0fnu)
+        tensors["f8_e4m3fnuz"] = torch.tensor([1.0, -2.0], dtype=torch.float8_e4m3fnuz)
+        tensors["f8_e5m2fnuz"] = torch.tensor([0.5, 8.0], dtype=torch.float8_e5m2fnuz)
+        tensors["c32"] = torch.tensor([1 + 1j, 0.5 - 2j], dtype=torch.complex32)
+        tensors["f4"] = torch.tensor([0x21, 0x43, 0x65], dtype=torch.uint8).view(torch.float4_e2m1fn_x2)
+    return tensors
+
+
+def views():
+    base = torch.arange(24, dtype=torch.float32)
+    big = torch.arange(1000, dtype=torch.float32)
+    tensors = collections.OrderedDict()
+    tensors["base"] = base.view(4, 6)
+    tensors["transposed"] = base.view(4, 6).t()            # stride (1, 6)
+    tensors["slice"] = base[5:9]                            # storage offset 5
+    tensors["every_other"] = base.view(4, 6)[:, ::2]        # stride (6, 2)
+    tensors["permuted"] = base.view(2, 3, 4).permute(2, 0, 1)
+    tensors["expanded"] = torch.arange(4.0).expand(3, 4)  # stride (0, 1)
+    tensors["column"] = base.view(4, 6)[:, 3]
+    tensors["small_view_of_big"] = big[10:14]               # the whole 4000-byte storage is saved
+    tensors["int_view"] = torch.arange(12, dtype=torch.int64).view(3, 4)[1:, 1:3]
+    tensors["scalar_view"] = base[7]
+    return tensors
+
+
+def nested():
+    torch.manual_seed(5)
+    return {
+        "model": {"layers": [torch.randn(2, 2), (torch.randn(3), 3, "three")], "head": {"w": torch.randn(1)}},
+        "step": 12, "lr": 0.125, "name": "experiment \u00e9", "done": False, "nothing": None,
+        "sizes": (1, 2, 3), "ratio": -1.5e-300, "big": 2**70, "neg": -(2**40),
+        "param": torch.nn.Parameter(torch.tensor([0.5, 0.25])),
+    }
+
+
+def optimizer_checkpoint():
+    torch.manual_seed(6)
+    model = FNNModel()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x, y = torch.randn(16, 8), torch.rand(16, 1).round()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy(model(x), y).backward()
+        opt.step()
+    return {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}
+
+
+def rewrite_zip(source, target, transform):
+    """Copies a zip archive, letting `transform(record, data)` return (name, data, compress)."""
+    import zipfile
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            record = info.filename.split("/", 1)[1]
+            name, data, method = transform(record, zin.read(info.filename))
+            zout.writestr(name, data, compress_type=method)
+
+
+def gen_torch():
+    import zipfile
+    torch.manual_seed(0)
+    save_torch_fixture("state_dict.pth", reference_state_dict(), "torch.save(FNNModel().state_dict())")
+    save_torch_fixture("state_dict_legacy.pt", reference_state_dict(), "torch.save(FNNModel().state_dict())", legacy=True)
+    save_torch_fixture("dtypes.pth", all_dtypes())
+    save_torch_fixture("dtypes_legacy.pt", all_dtypes(include_v3=False), legacy=True)
+    save_torch_fixture("views.pth", views())
+    save_torch_fixture("views_legacy.pt", views(), legacy=True)
+    torch.manual_seed(1)
+    save_torch_fixture("tied.pth", Tied().state_dict(), "torch.save(Module.state_dict()) with tied weights")
+    save_torch_fixture("nested.pth", nested())
+    save_torch_fixture("nested_legacy.pt", nested(), legacy=True)
+    save_torch_fixture("checkpoint.pth", optimizer_checkpoint(), "torch.save({model, optimizer (Adam, 3 steps), epoch})")
+    p = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    p.note = "extra attribute"
+    save_torch_fixture("parameter_with_state.pth", {"p": p}, "torch.save of a Parameter with a Python attribute")
+    t = torch.arange(3.0)
+    t.tag = 5
+    save_torch_fixture("tensor_with_attribute.pth", {"t": t}, "torch.save of a tensor with a Python attribute")
+    save_torch_fixture("bare_tensor.pth", torch.arange(6, dtype=torch.int16).view(2, 3), "torch.save of one tensor")
+    save_torch_fixture("tensor_list.pt", [torch.ones(2), torch.zeros(1, dtype=torch.int8)], "torch.save of a list")
+
+    # A whole pickled nn.Module: torch.load(weights_only=True) refuses it, and so must we.
+    torch.manual_seed(0)
+    save_torch_fixture("whole_module.pth", FNNModel(), "torch.save(FNNModel()) (the module object, not a state dict)")
+
+    # Storage location "cuda:0", written on a CPU-only machine by patching the tagger.
+    import torch.serialization as S
+    original = S.location_tag
+    S.location_tag = lambda storage: "cuda:0"
+    try:
+        save_torch_fixture("cuda_location.pth", {"w": torch.arange(4.0)}, "torch.save with location tag cuda:0")
+        save_torch_fixture("cuda_location_legacy.pt", {"w": torch.arange(4.0)}, "torch.save with location tag cuda:0", legacy=True)
+    finally:
+        S.location_tag = original
+
+    # A big-endian archive: byteorder record "big", storages byte-swapped (torch.load swaps back).
+    src = save_torch_fixture("little.pth", {"x": torch.tensor([1.0, 2.0, 3.0]), "y": torch.tensor([258], dtype=torch.int16),
+                                            "z": torch.tensor([1.5], dtype=torch.float64)})
+    widths = {"data/0": 4, "data/1": 2, "data/2": 8}
+    target = out("torch", "big_endian.pth")
+
+    def to_big(record, data):
+        if record == "byteorder":
+            data = b"big"
+        elif record in widths:
+            w = widths[record]
+            data = b"".join(data[i:i + w][::-1] for i in range(0, len(data), w))
+        return "big_endian/" + record, data, zipfile.ZIP_STORED
+    rewrite_zip(src, target, to_big)
+    write_json(target + ".json", torch_expectation(target, "little.pth rewritten with byteorder big", "pytorch-zip"))
+
+    # DEFLATE-compressed records, another folder name, no alignment, real timestamps.
+    target = out("torch", "deflated_renamed.pth")
+    rewrite_zip(out("torch", "views.pth"), target, lambda r, d: ("some_other_folder/" + r, d, zipfile.ZIP_DEFLATED))
+    write_json(target + ".json", torch_expectation(target, "views.pth rewritten by zipfile with DEFLATE", "pytorch-zip"))
+
+    # Sparse and meta tensors: allowlisted, but not dense data.
+    save_torch_fixture("sparse.pth", {"s": torch.eye(3).to_sparse(), "d": torch.ones(2)}, "torch.save of a sparse COO tensor")
+    save_torch_fixture("meta.pth", {"m": torch.empty(4, 5, device="meta"), "d": torch.ones(2)}, "torch.save of a meta tensor")
+
+
+SECTIONS = {"safetensors": gen_safetensors, "torch": gen_torch}
 
 if __name__ == "__main__":
     check_versions()
