@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO", "TestSupport"]),
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM", "TestSupport"]),
-        .testTarget(name: "ZipFormatTests", dependencies: ["ZipFormat", "CZip", "TestSupport"]),
+        .testTarget(name: "ZipFormatTests", dependencies: ["ZipFormat", "BinaryIO", "CZip", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
