@@ -72,7 +72,9 @@ public enum Conversion {
             switch format {
             case .safetensors:
                 return try writeSafetensors(plan, to: output, options: options)
-            case .pth, .ckpt:
+            case .pth:
+                return try writePth(plan, to: output, options: options)
+            case .ckpt:
                 throw ConversionError.unsupportedOutput(format)
             }
         }
@@ -103,6 +105,22 @@ public enum Conversion {
         return ConversionResult(outputs: outputs, tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
     }
 
+    /// A `.pth` holding an OrderedDict of the tensors, as `torch.save(state_dict)` writes it.
+    static func writePth(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
+        guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
+        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        var done = 0
+        let object = TorchValue.dict(TorchDict(plan.entries.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
+        try TorchWriter.write(
+            to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
+            didWrite: { index in
+                plan.release(index)
+                done += plan.entries[index].byteCount
+                options.progress?(done, total)
+            })
+        return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
+    }
+
     private static func ensureFolder(_ path: String) throws {
         var info = stat()
         if stat(path, &info) == 0 {
@@ -127,6 +145,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case unsupportedCast(DType)
     /// Renaming made two tensors share a name.
     case nameCollision(String)
+    /// `--max-shard-size` with a non-safetensors output.
+    case shardingNeedsSafetensors
 
     public var description: String {
         switch self {
@@ -136,6 +156,7 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
         case .selectionEmpty(let path): return "--select \(path) matches no tensors"
         case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
         case .nameCollision(let name): return "after renaming, two tensors are named \"\(name)\""
+        case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth or ckpt"
         }
     }
 }

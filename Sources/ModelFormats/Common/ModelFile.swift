@@ -1,12 +1,26 @@
 import BinaryIO
+import PickleVM
 import TensorData
+import ZipFormat
 
-/// Options for reading model files.
+/// Options for reading model files: what to do with unknown pickle globals, and the budgets for
+/// everything a file controls. Every default suits real models; each can be raised.
 public struct ReadOptions: Sendable {
     /// Keep pickle globals outside the allowlist as inert records instead of refusing the file.
     public var allowUnknownObjects = false
+    /// Budgets of the pickle interpreter (string lengths, memo, stack, nesting, objects).
+    public var pickleLimits = PickleLimits()
+    /// Budgets of the zip reader (inflated bytes, entries).
+    public var zipLimits = ZipReadLimits()
+    /// The most nodes a pickle's object tree may expand to when its tensors are named.
+    public var maxTreeNodes = 50_000_000
+    /// The highest tensor rank accepted.
+    public var maxTensorRank = 64
+    /// The most bytes one strided view may be copied into (views that repeat elements, such as
+    /// zero strides, can ask for far more than the file holds). Default 16 GiB.
+    public var maxMaterializedBytes = 16 << 30
 
-    /// Default options: refuse unknown globals.
+    /// Default options: refuse unknown globals, default budgets.
     public init(allowUnknownObjects: Bool = false) {
         self.allowUnknownObjects = allowUnknownObjects
     }
@@ -30,8 +44,7 @@ public enum ModelFile {
         switch try FormatDetector.detect(path: path) {
         case .safetensors: return try SafetensorsFile(path: path)
         case .shardIndex: return try ShardedSafetensors(indexPath: path)
-        case .zipArchive, .legacyTorch:
-            throw UnrecognizedFormatError(looksLike: "a PyTorch file; its reader is not built into this version")
+        case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
         case .directory(let weights): return try FolderSource(path: path, weights: try open(weights, options: options))
         }
     }

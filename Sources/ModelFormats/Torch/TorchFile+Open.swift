@@ -1,0 +1,281 @@
+import BinaryIO
+import PickleVM
+import TensorData
+import ZipFormat
+
+// Opening the two containers. Zip: caffe2/serialize/inline_container.cc (the folder is the text
+// before the first "/" of the first central-directory entry; `version` is required) and
+// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load` (FORMATS.md §3).
+
+extension TorchFile {
+    typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
+                        globals: [PickleGlobalUse], container: Container, bigEndian: Bool)
+
+    static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [String]) throws -> Opened {
+        let archive: ZipArchive
+        do {
+            archive = try ZipArchive(file: file, limits: options.zipLimits)
+            try archive.checkSingleRootFolder()
+        } catch {
+            throw TorchFormatError.zip(error)
+        }
+        guard let folder = archive.rootFolder else { throw TorchFormatError.missingRecord("data.pkl") }
+        if archive.entry(named: "\(folder)/constants.pkl") != nil { throw TorchFormatError.torchScript }
+        guard let pickleEntry = archive.entry(named: "\(folder)/data.pkl") else { throw TorchFormatError.missingRecord("data.pkl") }
+
+        // The version record: `.data/version` if present, else `version` (required, as in torch).
+        guard let versionEntry = archive.entry(named: "\(folder)/.data/version") ?? archive.entry(named: "\(folder)/version") else {
+            throw TorchFormatError.missingRecord("version")
+        }
+        let versionText = try smallRecord(archive, versionEntry)
+        guard let version = Int(versionText.trimmingCharacters(in: " \n\r\t")), (1...10).contains(version) else {
+            throw TorchFormatError.unsupportedVersion(record: versionEntry.name, found: versionText)
+        }
+        var bigEndian = false
+        if let orderEntry = archive.entry(named: "\(folder)/byteorder") {
+            switch try smallRecord(archive, orderEntry) {
+            case "little": break
+            case "big": bigEndian = true
+            case let other: throw TorchFormatError.invalidByteOrder(other)
+            }
+        }
+
+        let pickle: ZipEntryData
+        do {
+            pickle = try archive.data(of: pickleEntry, verifyingCRC: true)
+        } catch {
+            throw TorchFormatError.zip(error)
+        }
+        let unpickled: UnpickleResult
+        do {
+            unpickled = try Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy).unpickle(pickle.bytes, from: 0)
+        } catch {
+            throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
+        }
+        warnings += unpickled.warnings.map { "data.pkl: \($0)" }
+        if unpickled.trailingByteCount > 0 { warnings.append("data.pkl: \(unpickled.trailingByteCount) bytes after STOP ignored") }
+
+        var table = StorageTable()
+        var interpreter = TorchInterpreter(
+            maxNodes: options.maxTreeNodes,
+            resolveStorage: { id, path in
+                let parsed = try PersistentID(id, path: path, legacy: false)
+                let index = try table.add(parsed, path: path)
+                let storage = table.records[index]
+                guard let entry = archive.entry(named: "\(folder)/data/\(storage.key)") else {
+                    throw TorchFormatError.missingRecord("data/\(storage.key)")
+                }
+                guard entry.uncompressedByteCount == storage.byteCount else {
+                    throw TorchFormatError.storageSizeMismatch(record: "data/\(storage.key)", expected: storage.byteCount, found: entry.uncompressedByteCount)
+                }
+                return index
+            },
+            storageDType: { index in (table.records[index].dtype, table.records[index].className) })
+        let root = try interpreter.interpret(unpickled.value)
+        return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
+    }
+
+    static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [String]) throws -> Opened {
+        let unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
+        var offset = 0
+        var globals: [PickleGlobalUse] = []
+        func next(_ name: String) throws -> UnpickleResult {
+            do {
+                let result = try unpickler.unpickle(file.bytes, from: offset)
+                offset = result.endOffset
+                globals += result.globals
+                warnings += result.warnings.map { "\(name): \($0)" }
+                return result
+            } catch {
+                throw TorchFormatError.pickle(record: name, error)
+            }
+        }
+        let magic = try next("magic-number pickle")
+        guard case .bigInt(let big) = magic.value, big.description == "119547037146038801333356" else { throw TorchFormatError.badMagicNumber }
+        let protocolVersion = try next("protocol-version pickle")
+        guard protocolVersion.value.intValue == 1001 else {
+            throw TorchFormatError.badLegacyProtocol(found: "\(protocolVersion.value.intValue.map(String.init) ?? protocolVersion.value.kind.rawValue)")
+        }
+        let systemInfo = try next("sys_info pickle")
+        if let dict = systemInfo.value.dictValue, dict["little_endian"]?.boolValue == false {
+            warnings.append("written on a big-endian machine; legacy storages are little-endian regardless")
+        }
+        let main = try next("object pickle")
+        let keyList = try next("storage-key pickle")
+
+        var table = StorageTable()
+        var interpreter = TorchInterpreter(
+            maxNodes: options.maxTreeNodes,
+            resolveStorage: { id, path in try table.add(try PersistentID(id, path: path, legacy: true), path: path) },
+            storageDType: { index in (table.records[index].dtype, table.records[index].className) })
+        let root = try interpreter.interpret(main.value)
+
+        // The storage section: for each key in the (sorted) list, an int64 element count and the data.
+        guard let keys = keyList.value.listValue?.items else {
+            throw TorchFormatError.invalidStorageKeyList("is \(keyList.value.kind.withArticle); expected a list of keys")
+        }
+        var ranges: [String: Range<Int>] = [:]
+        var reader = ByteReader(file.bytes, offset: offset)
+        for keyValue in keys {
+            guard let key = PersistentID.text(keyValue) else {
+                throw TorchFormatError.invalidStorageKeyList("holds \(keyValue.kind.withArticle); expected strings")
+            }
+            guard let storage = table.root(key) else {
+                throw TorchFormatError.invalidStorageKeyList("key \"\(key)\" is not referenced by the object pickle")
+            }
+            guard ranges[key] == nil else { throw TorchFormatError.invalidStorageKeyList("key \"\(key)\" appears twice") }
+            let countOffset = reader.offset
+            let declared: Int64
+            do { declared = try reader.readLittleEndian(Int64.self) } catch {
+                throw TorchFormatError.legacyTruncated(key: key, at: countOffset, needed: 8, available: reader.remaining)
+            }
+            let elementBytes = storage.dtype?.byteWidth ?? 1
+            guard declared == Int64(storage.declaredElements) else {
+                throw TorchFormatError.legacyStorageMismatch(key: key, at: countOffset, expected: storage.declaredElements, found: Int(clamping: declared))
+            }
+            let byteCount = storage.declaredElements * elementBytes
+            let start = reader.offset
+            do { try reader.skip(byteCount) } catch {
+                throw TorchFormatError.legacyTruncated(key: key, at: start, needed: byteCount, available: reader.remaining)
+            }
+            ranges[key] = start..<(start + byteCount)
+        }
+        for storage in table.records where ranges[storage.legacyView?.rootKey ?? storage.key] == nil {
+            throw TorchFormatError.missingStorage(key: storage.legacyView?.rootKey ?? storage.key)
+        }
+        if reader.remaining > 0 { warnings.append("\(reader.remaining) bytes after the last storage ignored") }
+        return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false)
+    }
+
+    /// A short text record (`version`, `byteorder`).
+    private static func smallRecord(_ archive: ZipArchive, _ entry: ZipEntry) throws -> String {
+        guard entry.uncompressedByteCount <= 64 else { return "(\(entry.uncompressedByteCount) bytes)" }
+        do {
+            return try archive.data(of: entry, verifyingCRC: true).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        } catch {
+            throw TorchFormatError.zip(error)
+        }
+    }
+}
+
+/// A parsed `('storage', <class>, key, location, numel[, view])` persistent id.
+struct PersistentID {
+    let className: String
+    let storageClass: StorageClass
+    let key: String
+    let location: String
+    let numel: Int
+    /// Legacy views: (view key, offset, size) in elements of the root storage's dtype.
+    let view: (key: String, offset: Int, size: Int)?
+
+    init(_ value: PickleValue, path: String, legacy: Bool) throws {
+        guard case .persistentID(let node) = value, let items = node.id.tupleValue?.items else {
+            throw TorchFormatError.invalidPersistentID(path: path, found: PersistentID.describe(value))
+        }
+        let expectedCount = legacy ? 6 : 5
+        guard items.count == expectedCount, PersistentID.text(items[0]) == "storage", case .global(let global) = items[1],
+              let key = PersistentID.text(items[2]), let location = PersistentID.text(items[3]),
+              let numelValue = items[4].intValue, let numel = Int(exactly: numelValue), numel >= 0
+        else { throw TorchFormatError.invalidPersistentID(path: path, found: PersistentID.describe(.tuple(node.id.tupleValue ?? PickleTuple([])))) }
+        guard case .storage(let storageClass)? = TorchGlobals.meaning(module: global.module, name: global.name) else {
+            throw TorchFormatError.unsupportedStorage(key: key, className: global.qualifiedName)
+        }
+        className = global.name
+        self.storageClass = storageClass
+        self.key = key
+        self.location = location
+        self.numel = numel
+        if legacy, case .tuple(let viewTuple) = items[5] {
+            guard viewTuple.items.count == 3, let viewKey = PersistentID.text(viewTuple.items[0]),
+                  let offset = viewTuple.items[1].intValue.flatMap({ Int(exactly: $0) }), offset >= 0,
+                  let size = viewTuple.items[2].intValue.flatMap({ Int(exactly: $0) }), size >= 0
+            else { throw TorchFormatError.invalidPersistentID(path: path, found: "a view that is not (key, offset, size)") }
+            view = (viewKey, offset, size)
+        } else if legacy, items[5] != .none {
+            throw TorchFormatError.invalidPersistentID(path: path, found: "a view that is not (key, offset, size)")
+        } else {
+            view = nil
+        }
+    }
+
+    /// A string, or Python-2-era ASCII bytes.
+    static func text(_ value: PickleValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .bytes(let bytes) where bytes.allSatisfy({ $0 < 0x80 }): return String(decoding: bytes, as: UTF8.self)
+        default: return nil
+        }
+    }
+
+    static func describe(_ value: PickleValue) -> String {
+        switch value {
+        case .tuple(let tuple): return "a \(tuple.items.count)-tuple (" + tuple.items.prefix(6).map { $0.kind.rawValue }.joined(separator: ", ") + ")"
+        case .persistentID(let node): return describe(node.id)
+        default: return value.kind.withArticle
+        }
+    }
+}
+
+/// The storages a pickle references, each key once, checked for consistency.
+struct StorageTable {
+    private(set) var records: [TorchStorageRecord] = []
+    private var indexByKey: [String: Int] = [:]
+
+    /// The record for a root (non-view) storage key.
+    func root(_ key: String) -> TorchStorageRecord? {
+        guard let index = indexByKey[key], records[index].legacyView == nil else { return nil }
+        return records[index]
+    }
+
+    mutating func add(_ id: PersistentID, path: String) throws -> Int {
+        let dtype: DType?
+        let elementBytes: Int
+        switch id.storageClass {
+        case .typed(let name, let type):
+            guard let type, let width = type.byteWidth else { throw TorchFormatError.unsupportedStorage(key: id.key, className: name) }
+            dtype = type
+            elementBytes = width
+        case .untyped, .typedGeneric:
+            dtype = nil
+            elementBytes = 1
+        }
+        let (byteCount, overflow) = id.numel.multipliedReportingOverflow(by: elementBytes)
+        guard !overflow else { throw TorchFormatError.invalidPersistentID(path: path, found: "numel \(id.numel), which overflows") }
+        let describe = { (record: TorchStorageRecord) in "\(record.className) of \(record.declaredElements)" }
+        let root = TorchStorageRecord(key: id.key, className: id.className, dtype: dtype, declaredElements: id.numel,
+                                      byteCount: byteCount, location: id.location, legacyView: nil)
+        let rootIndex = try insert(root, describe: describe)
+        guard let view = id.view else { return rootIndex }
+        // A legacy view: a byte range of the root storage, in the root's dtype.
+        let (start, o1) = view.offset.multipliedReportingOverflow(by: elementBytes)
+        let (length, o2) = view.size.multipliedReportingOverflow(by: elementBytes)
+        let (end, o3) = start.addingReportingOverflow(length)
+        guard !o1, !o2, !o3, end <= byteCount else {
+            throw TorchFormatError.invalidGeometry(
+                tensor: path, storage: "storage \(id.key)",
+                .outOfStorage(offset: view.offset, sizes: [view.size], strides: [1], lastElement: view.offset + view.size - 1, storageElements: id.numel))
+        }
+        let viewRecord = TorchStorageRecord(key: view.key, className: id.className, dtype: dtype, declaredElements: view.size,
+                                            byteCount: length, location: id.location, legacyView: (id.key, start..<end))
+        return try insert(viewRecord, describe: describe)
+    }
+
+    private mutating func insert(_ record: TorchStorageRecord, describe: (TorchStorageRecord) -> String) throws -> Int {
+        if let existing = indexByKey[record.key] {
+            guard records[existing] == record else {
+                throw TorchFormatError.inconsistentStorage(key: record.key, first: describe(records[existing]), second: describe(record))
+            }
+            return existing
+        }
+        records.append(record)
+        indexByKey[record.key] = records.count - 1
+        return records.count - 1
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        return String(drop(while: { characters.contains($0) }).reversed().drop(while: { characters.contains($0) }).reversed())
+    }
+}

@@ -1,0 +1,199 @@
+import BinaryIO
+import PickleVM
+import TensorData
+import ZipFormat
+
+/// Writes `torch.save`-style zip archives that `torch.load(path, weights_only=True)` reads.
+///
+/// The layout follows torch 2.x (FORMATS.md §2.1–2.3): records `data.pkl` (a protocol-2 pickle),
+/// `.format_version`, `.storage_alignment`, `byteorder`, `data/0`, `data/1`, … (one per tensor, in
+/// pickling order), `version` and `.data/serialization_id`; every record stored and its data
+/// aligned to 64 bytes with the same padding field torch uses. Each tensor is written contiguous
+/// in its own storage, little-endian, straight from its source to disk.
+public enum TorchWriter {
+    /// Writes `object` (plain values, containers and ``TorchValue/tensor(_:)`` placeholders that
+    /// index `tensors`) to `path`.
+    ///
+    /// - Parameters:
+    ///   - archiveName: the records' folder; default: the file name without its extension, as torch
+    ///     names it (`archive` when that is not plain ASCII).
+    ///   - tensorBytes: the contiguous little-endian bytes of tensor `i`, called once per tensor in
+    ///     write order.
+    ///   - didWrite: called after tensor `i` has been written.
+    /// - Throws: `TorchFormatError.unwritable` for values a weights-only load cannot read back,
+    ///   `FileError`, `ZipError`, or whatever `tensorBytes` throws; nothing is left at `path` on failure.
+    public static func write(
+        to path: String,
+        object: TorchValue,
+        tensors: [TensorEntry],
+        overwrite: Bool,
+        archiveName: String? = nil,
+        tensorBytes: (Int) throws -> TensorBytes,
+        didWrite: (Int) -> Void = { _ in }
+    ) throws {
+        var encoder = ObjectEncoder(tensors: tensors)
+        let pickle = try PickleEncoder().encode(try encoder.pickleValue(object))
+        let folder = archiveName ?? defaultArchiveName(for: path)
+        let output = try OutputFile(path: path, overwrite: overwrite)
+        let zip = ZipWriter(output: output)
+        var names: [String] = []
+        var combinedCRC: UInt32 = 0
+        func record(_ name: String, _ bytes: [UInt8]) throws {
+            try zip.addEntry(name: "\(folder)/\(name)", bytes: bytes)
+            names.append(name)
+            combinedCRC = bytes.withUnsafeBytes { CRC32.checksum($0, continuing: combinedCRC) }
+        }
+        try record("data.pkl", pickle)
+        try record(".format_version", Array("1".utf8))
+        try record(".storage_alignment", Array("64".utf8))
+        try record("byteorder", Array("little".utf8))
+        for (key, tensorIndex) in encoder.storageOrder.enumerated() {
+            let bytes = try tensorBytes(tensorIndex)
+            guard bytes.count == tensors[tensorIndex].byteCount else {
+                throw TensorDataError.byteCountMismatch(
+                    dtype: tensors[tensorIndex].dtype, shape: tensors[tensorIndex].shape, expected: tensors[tensorIndex].byteCount, found: bytes.count)
+            }
+            try zip.beginEntry(name: "\(folder)/data/\(key)", byteCount: bytes.count)
+            try bytes.withUnsafeBytes { raw in
+                try zip.write(raw)
+                combinedCRC = CRC32.checksum(raw, continuing: combinedCRC)
+            }
+            try zip.endEntry()
+            names.append("data/\(key)")
+            didWrite(tensorIndex)
+        }
+        try record("version", Array("3\n".utf8))
+        // Informational, like torch's: 20 digits hashing the record names, 20 digits of CRC.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in names.joined(separator: "\n").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        try record(".data/serialization_id", Array((padded(hash) + padded(UInt64(combinedCRC))).utf8))
+        try zip.finish()
+        try output.commit()
+    }
+
+    /// Writes `stateDict` as torch writes `model.state_dict()`: an OrderedDict of tensors.
+    ///
+    /// - Throws: as ``write(to:object:tensors:overwrite:archiveName:tensorBytes:didWrite:)``.
+    public static func write(_ stateDict: StateDict, to path: String, overwrite: Bool) throws {
+        let items = Array(stateDict)
+        let object = TorchValue.dict(TorchDict(items.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
+        try write(to: path, object: object, tensors: items.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) },
+                  overwrite: overwrite, tensorBytes: { items[$0].tensor.bytes })
+    }
+
+    /// The folder torch would use for `path`: the file name without its last extension.
+    public static func defaultArchiveName(for path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let stem = name.contains(".") && !name.hasPrefix(".") ? String(name[..<name.lastIndex(of: ".")!]) : name
+        let plain = !stem.isEmpty && stem.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }
+        return plain ? stem : "archive"
+    }
+
+    private static func padded(_ value: UInt64) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+}
+
+/// Turns a ``TorchValue`` tree into the pickle torch writes for it, numbering storages in the
+/// order the pickler meets them (as `torch.save` does).
+private struct ObjectEncoder {
+    let tensors: [TensorEntry]
+    /// Tensor indices in storage-key order ("0", "1", …).
+    private(set) var storageOrder: [Int] = []
+    private var keyOfTensor: [Int: Int] = [:]
+    private var globals: [String: PickleValue] = [:]
+
+    init(tensors: [TensorEntry]) { self.tensors = tensors }
+
+    mutating func pickleValue(_ value: TorchValue, path: String = "") throws -> PickleValue {
+        switch value {
+        case .none: return .none
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .bigInt(let big): return .bigInt(big)
+        case .float(let f): return .float(f)
+        case .string(let s): return .string(s)
+        case .bytes(let b): return .bytes(b)
+        case .complex(let re, let im): return .object(PickleObject(reduce: global("builtins", "complex"), arguments: [.float(re), .float(im)]))
+        case .list(let items):
+            return .list(PickleList(try items.enumerated().map { try pickleValue($0.element, path: join(path, String($0.offset))) }))
+        case .tuple(let items):
+            return .tuple(PickleTuple(try items.enumerated().map { try pickleValue($0.element, path: join(path, String($0.offset))) }))
+        case .set(let items):
+            return .set(PickleSet(try items.map { try pickleValue($0, path: path) }))
+        case .dict(let dict):
+            var entries: [(key: PickleValue, value: PickleValue)] = []
+            for entry in dict.entries {
+                let key = try pickleValue(entry.key, path: path)
+                guard PickleDict.isHashableKey(key) else { throw TorchFormatError.unwritable(path: path, reason: "dict key \(entry.key.summary) is not hashable") }
+                entries.append((key, try pickleValue(entry.value, path: join(path, entry.key.nameComponent))))
+            }
+            return .dict(PickleDict(entries, className: dict.isOrdered ? global("collections", "OrderedDict") : nil))
+        case .tensor(let index):
+            return try tensor(index, path: path)
+        case .dtype(let name):
+            guard TorchGlobals.meaning(module: "torch", name: name) != nil else {
+                throw TorchFormatError.unwritable(path: path, reason: "torch.\(name) is not a dtype torch.load accepts")
+            }
+            return .global(global("torch", name))
+        case .device(let name): return .object(PickleObject(reduce: global("torch", "device"), arguments: [.string(name)]))
+        case .layout(let name):
+            return .object(PickleObject(reduce: global("torch.serialization", "_get_layout"), arguments: [.string(name.hasPrefix("torch.") ? name : "torch." + name)]))
+        case .qscheme(let name): return .global(global("torch", name))
+        case .global(let module, let name):
+            guard TorchGlobals.meaning(module: module, name: name) != nil else {
+                throw TorchFormatError.unwritable(path: path, reason: "\(module).\(name) is outside the weights-only allowlist")
+            }
+            return .global(global(module, name))
+        case .storage:
+            throw TorchFormatError.unwritable(path: path, reason: "a bare storage cannot be written; write tensors")
+        case .opaque(let object):
+            throw TorchFormatError.unwritable(path: path, reason: "\(object.module).\(object.name) was never loaded, so it cannot be written back")
+        }
+    }
+
+    /// `_rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())`, or `_v3` with an
+    /// untyped storage and a dtype for the types that have no legacy storage class.
+    private mutating func tensor(_ index: Int, path: String) throws -> PickleValue {
+        guard tensors.indices.contains(index) else { throw TorchFormatError.unwritable(path: path, reason: "tensor \(index) is not among the tensors given") }
+        let entry = tensors[index]
+        guard let torchName = entry.dtype.torchName else {
+            throw TorchFormatError.unwritable(path: path, reason: "\(entry.dtype) has no torch dtype")
+        }
+        let key: Int
+        if let existing = keyOfTensor[index] {
+            key = existing
+        } else {
+            key = storageOrder.count
+            storageOrder.append(index)
+            keyOfTensor[index] = key
+        }
+        // torch counts float4_e2m1fn_x2 elements in byte pairs: halve the last dimension.
+        var sizes = entry.shape.dimensions
+        if entry.dtype == .f4, let last = sizes.popLast() { sizes.append(last / 2) }
+        let elementBytes = entry.dtype == .f4 ? 1 : (entry.dtype.byteWidth ?? 1)
+        let strides = Shape(sizes).contiguousStrides
+        let hooks = PickleValue.dict(PickleDict([], className: global("collections", "OrderedDict")))
+        let sizeTuple = PickleValue.tuple(PickleTuple(sizes.map { .int(Int64($0)) }))
+        let strideTuple = PickleValue.tuple(PickleTuple(strides.map { .int(Int64($0)) }))
+        let storageKey = PickleValue.string(String(key))
+        let location = PickleValue.string("cpu")
+        if let className = TorchGlobals.legacyStorageClassName(for: entry.dtype) {
+            let id = PickleValue.tuple(PickleTuple([.string("storage"), .global(global("torch", className)), storageKey, location,
+                                                    .int(Int64(entry.byteCount / elementBytes))]))
+            return .object(PickleObject(reduce: global("torch._utils", "_rebuild_tensor_v2"), arguments: [
+                .persistentID(PicklePersistentID(id)), .int(0), sizeTuple, strideTuple, .bool(false), hooks,
+            ]))
+        }
+        let id = PickleValue.tuple(PickleTuple([.string("storage"), .global(global("torch.storage", "UntypedStorage")), storageKey, location,
+                                                .int(Int64(entry.byteCount))]))
+        return .object(PickleObject(reduce: global("torch._utils", "_rebuild_tensor_v3"), arguments: [
+            .persistentID(PicklePersistentID(id)), .int(0), sizeTuple, strideTuple, .bool(false), hooks, .global(global("torch", torchName)),
+        ]))
+    }
+
+    private func global(_ module: String, _ name: String) -> PickleGlobal { PickleGlobal(module: module, name: name) }
+
+    private func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
+}
