@@ -52,10 +52,10 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO", "TestSupport"]),
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM", "TestSupport"]),
         .testTarget(name: "ZipFormatTests", dependencies: ["ZipFormat", "BinaryIO", "CZip", "TestSupport"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "PickleVM", "ZipFormat", "BinaryIO", "TensorData", "TestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
-        .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "TestSupport"]),
+        .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]
 )

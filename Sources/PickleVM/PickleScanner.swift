@@ -8,10 +8,28 @@ public enum PickleScanner {
     public static func scan(
         _ bytes: UnsafeRawBufferPointer, from startOffset: Int = 0, limits: PickleLimits = PickleLimits()
     ) throws(PickleError) -> PickleScanReport {
+        let (report, error) = scanPartially(bytes, from: startOffset, limits: limits)
+        if let error { throw error }
+        return report
+    }
+
+    /// Scans like ``scan(_:from:limits:)``, but when the instruction stream breaks off (a payload
+    /// followed by garbage, a truncated file) returns what was seen up to that point together
+    /// with the error, so a report can still name the imports before the break.
+    public static func scanPartially(
+        _ bytes: UnsafeRawBufferPointer, from startOffset: Int = 0, limits: PickleLimits = PickleLimits()
+    ) -> (report: PickleScanReport, error: PickleError?) {
         var walk = PickleDisassembler(bytes, from: startOffset, limits: limits)
         var report = PickleScanReport(startOffset: startOffset)
         var tracker = StringTracker()
-        while let instruction = try walk.next() {
+        while true {
+            let next: PickleInstruction?
+            do {
+                next = try walk.next()
+            } catch {
+                return (report, error)
+            }
+            guard let instruction = next else { break }
             report.opcodeCounts[instruction.opcode, default: 0] += 1
             switch (instruction.opcode, instruction.argument) {
             case (.proto, .integer(let version)):
@@ -36,7 +54,7 @@ public enum PickleScanner {
             }
             tracker.record(instruction, walk: walk)
         }
-        return report
+        return (report, nil)
     }
 
     /// Scans one pickle in `bytes`, as the buffer-pointer variant does.

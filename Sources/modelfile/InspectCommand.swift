@@ -49,3 +49,69 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 }
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Security verdict without loading tensors: every global and opcode class a pickle uses; exit 1 with findings.")
+
+    @Argument(help: "Model files or folders.")
+    var paths: [String]
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try Terminal.run {
+            var worst: Int32 = 0
+            var documents: [JSONValue] = []
+            for path in paths {
+                do {
+                    let report = try ScanReport.scan(path: path)
+                    if output.json { documents.append(report.json) } else { Terminal.out(report.table) }
+                    if !report.isClean { worst = max(worst, 1) }
+                } catch {
+                    Terminal.err("modelfile: error: \(error)")
+                    worst = 2
+                }
+            }
+            if output.json { Terminal.out((documents.count == 1 ? documents[0] : .array(documents)).rendered()) }
+            return worst
+        }
+    }
+}
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two model files of any formats tensor by tensor; exit 1 when they differ.")
+
+    @Argument(help: "The first file.")
+    var a: String
+
+    @Argument(help: "The second file.")
+    var b: String
+
+    @Option(name: .long, help: "Absolute tolerance (default 0: bit-identical values).")
+    var atol: Double = 0
+
+    @Option(name: .long, help: "Relative tolerance.")
+    var rtol: Double = 0
+
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
+    var allowUnknownObjects = false
+
+    func validate() throws {
+        guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else { throw ValidationError("--atol and --rtol must be finite and non-negative") }
+    }
+
+    func run() throws {
+        try Terminal.run {
+            let report = try DiffReport.diff(a, b, absoluteTolerance: atol, relativeTolerance: rtol,
+                                             options: ReadOptions(allowUnknownObjects: allowUnknownObjects))
+            Terminal.out(output.json ? report.json.rendered() : report.table)
+            return report.isEqual ? 0 : 1
+        }
+    }
+}

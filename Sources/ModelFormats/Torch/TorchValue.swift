@@ -97,8 +97,8 @@ public indirect enum TorchValue: Sendable, Equatable {
         }
     }
 
-    /// The text a dict key contributes to a dotted tensor name.
-    var nameComponent: String {
+    /// The text a dict key contributes to a dotted tensor name (`linear1`, `0`, `True`).
+    public var nameComponent: String {
         switch self {
         case .string(let text): return text
         case .int(let value): return String(value)
