@@ -357,7 +357,7 @@ def flatten(obj, prefix=""):
     joined with '.', depth first in container order."""
     out = []
     if isinstance(obj, torch.Tensor):
-        out.append((prefix, obj))
+        out.append((prefix or "tensor", obj))
     elif isinstance(obj, dict):
         for k, v in obj.items():
             out += flatten(v, f"{prefix}.{k}" if prefix else str(k))

@@ -9,8 +9,12 @@ public struct ExpectedFile: Decodable {
         public let dtype: String
         public let shape: [Int]
         public let nbytes: Int
-        public let sha256: String
+        public let sha256: String?
         public let hex: String?
+        /// For tensors without dense bytes: `sparse_coo`, `strided` (meta)…
+        public let layout: String?
+        /// The device torch loaded it on (`meta` for storage-less tensors).
+        public let device: String?
     }
 
     public let file: String?
@@ -21,6 +25,10 @@ public struct ExpectedFile: Decodable {
     public let reference_error: String?
     /// For invalid fixtures: the name of the error case modelfile must raise.
     public let expect: String?
+    /// For pickle formats: every global the pickle names, in order of first appearance.
+    public let globals: [String]?
+    /// For pickle formats: `pytorch-zip` or `pytorch-legacy`.
+    public let format: String?
 
     /// Loads `Fixtures/<name>.json`.
     public static func load(_ name: String) throws -> ExpectedFile {

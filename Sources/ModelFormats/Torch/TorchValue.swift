@@ -150,6 +150,14 @@ public struct TorchOpaqueObject: Sendable, Equatable {
     public let arguments: [TorchValue]
     /// The state BUILD would have applied.
     public let state: TorchValue?
+
+    /// An inert record of a call.
+    public init(module: String, name: String, arguments: [TorchValue], state: TorchValue?) {
+        self.module = module
+        self.name = name
+        self.arguments = arguments
+        self.state = state
+    }
 }
 
 /// One tensor rebuilt from a torch pickle: where its bytes are and how they are laid out.
