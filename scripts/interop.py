@@ -165,7 +165,116 @@ def safetensors_checks(modelfile, work):
         check(f"fixture {name}: our copy reads back in the reference", ok)
 
 
-SECTIONS = {"safetensors": safetensors_checks}
+def flatten(obj, prefix=""):
+    """(name, tensor) pairs named as modelfile names them."""
+    out = []
+    if isinstance(obj, torch.Tensor):
+        out.append((prefix or "tensor", obj))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out += flatten(v, f"{prefix}.{i}" if prefix else str(i))
+    return out
+
+
+def torch_checks(modelfile, work):
+    rng = random.Random(11)
+    # 1. Files torch writes (zip and legacy, state dicts, checkpoints, views, all dtypes) convert
+    #    to safetensors with bit-identical values under the same names.
+    cases = {}
+    for trial in range(4):
+        sd = random_state_dict(rng, rng.randint(1, 10))
+        base = torch.arange(30, dtype=torch.float32)
+        sd["view.t"] = base.view(5, 6).t()
+        sd["view.slice"] = base[7:19:3]
+        sd["view.expand"] = torch.arange(3.0).expand(2, 3)
+        cases[f"sd{trial}"] = sd
+    cases["checkpoint"] = {"model": cases["sd0"], "epoch": 4, "optimizer": {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"lr": 0.1, "params": [0]}]}}
+    cases["dtypes_v3"] = {"u16": torch.tensor([1, 65535], dtype=torch.uint16), "f8": torch.tensor([1.0, -2.0], dtype=torch.float8_e4m3fn),
+                          "u64": torch.tensor([2**63], dtype=torch.uint64), "f8b": torch.tensor([0.5], dtype=torch.float8_e5m2)}
+    for name, obj in cases.items():
+        for legacy in (False, True):
+            if legacy and name == "dtypes_v3":
+                continue  # the legacy format cannot hold these dtypes
+            src = os.path.join(work, f"{name}{'-legacy' if legacy else ''}.pth")
+            if legacy:  # the legacy format has no storage class for the newer dtypes
+                v3 = (torch.uint16, torch.uint32, torch.uint64, torch.float8_e4m3fn, torch.float8_e5m2)
+                strip = lambda o: {k: strip(v) for k, v in o.items() if not (isinstance(v, torch.Tensor) and v.dtype in v3)} if isinstance(o, dict) else o
+                obj = strip(obj)
+            torch.save(obj, src, _use_new_zipfile_serialization=not legacy)
+            dst = src + ".safetensors"
+            run(modelfile, "convert", "pth-to-safetensors", src, dst)
+            ours = load_file(dst)
+            expected = dict(flatten(torch.load(src, weights_only=True)))
+            same = set(ours) == set(expected) and all(same_tensor(ours[k], expected[k].contiguous()) for k in expected)
+            check(f"pth-to-safetensors {os.path.basename(src)}: names and bits equal torch.load", same,
+                  sorted(set(ours) ^ set(expected)) or [k for k in expected if not same_tensor(ours[k], expected[k].contiguous())])
+            # 2. And back: safetensors to .pth, read by torch.load(weights_only=True).
+            back = src + ".back.pth"
+            run(modelfile, "convert", "safetensors-to-pth", dst, back)
+            loaded = torch.load(back, weights_only=True)
+            check(f"safetensors-to-pth {os.path.basename(src)}: torch.load(weights_only=True) reads it identically",
+                  isinstance(loaded, dict) and set(loaded) == set(ours) and all(same_tensor(loaded[k], ours[k]) for k in ours))
+            # 3. pth to pth (also legacy to zip), then diff says equal.
+            again = src + ".again.pth"
+            run(modelfile, "convert", src, again)
+            check(f"pth-to-pth {os.path.basename(src)}: equal by modelfile diff", run(modelfile, "diff", src, again).returncode == 0)
+    # 4. mmap=True reads our .pth too (records stored and aligned).
+    loaded = torch.load(os.path.join(work, "sd0.pth.back.pth"), weights_only=True, mmap=True)
+    check("torch.load(mmap=True) reads our .pth", len(loaded) > 0)
+    # 5. Every torch fixture converts to what torch.load reads.
+    folder = os.path.join(FIXTURES, "torch")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith((".pth", ".pt")):
+            continue
+        with open(os.path.join(folder, name + ".json")) as f:
+            expected = json.load(f)
+        dst = os.path.join(work, "fixture-" + name + ".safetensors")
+        result = subprocess.run([modelfile, "convert", os.path.join(folder, name), dst], capture_output=True, text=True)
+        dense = expected["valid"] and all("layout" not in t for t in expected["tensors"])
+        unrepresentable = expected["valid"] and any(t["dtype"] in ("C128", "C32") for t in expected["tensors"])
+        if unrepresentable:
+            # safetensors has no complex128/complex32: refused, naming the tensor; .pth keeps them.
+            check(f"fixture {name}: safetensors output refused for complex128/complex32 (exit 2)",
+                  result.returncode == 2 and "has no safetensors dtype" in result.stderr, result.stderr)
+            pth = dst + ".pth"
+            run(modelfile, "convert", os.path.join(folder, name), pth)
+            ours = torch.load(pth, weights_only=True)
+            reference = dict(flatten(torch.load(os.path.join(folder, name), weights_only=True, map_location="cpu")))
+            check(f"fixture {name}: .pth output keeps every dtype bit for bit", set(ours) == set(reference)
+                  and all(same_tensor(ours[k], reference[k].contiguous()) for k in reference))
+            continue
+        if not dense:
+            check(f"fixture {name}: refused with a message (exit 2), nothing written",
+                  result.returncode == 2 and not os.path.exists(dst) and result.stderr.count("\n") == 1, result.stderr)
+            continue
+        if result.returncode != 0:
+            check(f"fixture {name}: converts", False, result.stderr.strip())
+            continue
+        ours = load_file(dst)
+        reference = dict(flatten(torch.load(os.path.join(folder, name), weights_only=True, map_location="cpu")))
+        check(f"fixture {name}: values equal torch.load's", set(ours) == set(reference)
+              and all(same_tensor(ours[k], reference[k].contiguous()) for k in reference))
+    # 6. scan agrees with torch about what a weights-only load refuses.
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    evil = os.path.join(work, "evil.pth")
+    torch.save({"w": torch.ones(2), "x": Evil()}, evil)
+    result = subprocess.run([modelfile, "scan", evil], capture_output=True, text=True)
+    check("scan flags os.system (exit 1)", result.returncode == 1 and ("posix.system" in result.stdout or "os.system" in result.stdout), result.stdout)
+    result = subprocess.run([modelfile, "inspect", evil], capture_output=True, text=True)
+    check("inspect refuses the payload (exit 2) naming the global", result.returncode == 2 and "system" in result.stderr, result.stderr)
+    try:
+        torch.load(evil, weights_only=True)
+        check("torch also refuses it", False)
+    except Exception:
+        check("torch also refuses it", True)
+
+
+SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks}
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

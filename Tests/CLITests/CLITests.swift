@@ -96,3 +96,61 @@ struct CLITests {
         #expect(broken.stdout.contains("1 bytes follow the last tensor"))
     }
 }
+
+@Suite("modelfile command on PyTorch files")
+struct TorchCLITests {
+    @Test("scan: exit 0 for a clean file, 1 naming each global outside the allowlist")
+    func scan() throws {
+        let clean = try modelfile("scan", Fixture.path("torch/state_dict.pth"), Fixture.path("torch/views_legacy.pt"), Fixture.path("safetensors/mlp.safetensors"))
+        #expect(clean.status == 0)
+        #expect(clean.stdout.contains("allowed  torch._utils._rebuild_tensor_v2"))
+        let module = try modelfile("scan", "--json", Fixture.path("torch/whole_module.pth"))
+        #expect(module.status == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(module.stdout.utf8)) as? [String: Any]
+        #expect(json?["schema"] as? String == "modelfile.scan/1")
+        #expect((json?["findings"] as? [String])?.first?.contains("GLOBAL __main__.FNNModel is outside the weights-only allowlist") == true)
+    }
+
+    @Test("inspect refuses a pickled module, naming the global and its offset (exit 2)")
+    func refuses() throws {
+        let result = try modelfile("inspect", Fixture.path("torch/whole_module.pth"))
+        #expect(result.status == 2)
+        #expect(result.stderr.hasSuffix("whole_module/data.pkl at byte 2: unsupported global __main__.FNNModel\n"))
+        #expect(try modelfile("inspect", "--allow-unknown-objects", Fixture.path("torch/whole_module.pth")).status == 0)
+    }
+
+    @Test("convert between pth, legacy pth and safetensors; diff across formats")
+    func convertAndDiff() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let legacy = Fixture.path("torch/state_dict_legacy.pt")
+        let st = folder.appendingPathComponent("sd.safetensors").path
+        let pth = folder.appendingPathComponent("sd.pth").path
+        #expect(try modelfile("convert", "pth-to-safetensors", legacy, st).status == 0)
+        #expect(try modelfile("convert", "safetensors-to-pth", st, pth).status == 0)
+        #expect(try modelfile("diff", legacy, st).status == 0)
+        #expect(try modelfile("diff", st, pth).status == 0)
+        #expect(try modelfile("diff", Fixture.path("safetensors/mlp.safetensors"), legacy).status == 0, "the same seeded weights")
+        let differs = try modelfile("diff", Fixture.path("safetensors/mlp_bf16.safetensors"), legacy)
+        #expect(differs.status == 1)
+        #expect(differs.stdout.contains("8 common tensors (0 identical)"))
+        let json = try modelfile("diff", "--json", st, Fixture.path("torch/checkpoint.pth"))
+        #expect(json.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["only_in_a"] as? [String])?.count == 8)
+        #expect(try modelfile("inspect", pth).stdout.contains("format  pytorch-zip"))
+    }
+
+    @Test("--select and --strip-prefix pick a subtree of a checkpoint")
+    func select() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("model.safetensors").path
+        #expect(try modelfile("convert", Fixture.path("torch/checkpoint.pth"), out, "--select", "model").status == 0)
+        let listing = try modelfile("inspect", out)
+        #expect(listing.stdout.contains("linear1.weight") && !listing.stdout.contains("optimizer"))
+        #expect(try modelfile("diff", out, Fixture.path("torch/state_dict.pth")).status == 1, "different weights, same names")
+        let none = try modelfile("convert", Fixture.path("torch/checkpoint.pth"), folder.appendingPathComponent("x.safetensors").path, "--select", "nope")
+        #expect(none.status == 2 && none.stderr.contains("--select nope matches no tensors"))
+    }
+}
