@@ -127,6 +127,30 @@ from safetensors.torch import load_file
 tensors = load_file(sys.argv[1])
 print(sum(float(v.float().sum()) for v in tensors.values()))
 """
+PY_PTH_TO_ST = """
+import sys, torch
+from safetensors.torch import save_file
+sd = torch.load(sys.argv[1], weights_only=True)
+save_file({k: v.contiguous() for k, v in sd.items()}, sys.argv[2], metadata={"format": "pt"})
+"""
+PY_ST_TO_PTH = """
+import sys, torch
+from safetensors.torch import load_file
+torch.save(load_file(sys.argv[1]), sys.argv[2])
+"""
+PY_PTH_INSPECT = """
+import sys, torch
+sd = torch.load(sys.argv[1], weights_only=True, mmap=True)
+rows = [(k, v.dtype, tuple(v.shape)) for k, v in sd.items()]
+print(len(rows))
+"""
+PY_MAKE_PTH = """
+import sys, torch
+from safetensors.torch import load_file
+sd = load_file(sys.argv[1])
+torch.save(sd, sys.argv[2])
+torch.save(sd, sys.argv[3], _use_new_zipfile_serialization=False)
+"""
 PY_CONVERT = """
 import sys
 from safetensors.torch import load_file, save_file
@@ -165,7 +189,7 @@ def main():
             line.update({"reference": theirs_label, "reference_s": theirs[0], "reference_range": theirs[1],
                          "reference_rss_mib": theirs[2], "speedup": theirs[0] / ours[0]})
         rows.append(line)
-        text = f"{label:46s} modelfile {ours[0]*1000:8.1f} ms ({ours[1][0]*1000:.1f}-{ours[1][1]*1000:.1f}) {ours[2]:7.1f} MiB"
+        text = f"{label:48s} modelfile {ours[0]*1000:8.1f} ms ({ours[1][0]*1000:.1f}-{ours[1][1]*1000:.1f}) {ours[2]:7.1f} MiB"
         if theirs:
             text += (f" | {theirs_label} {theirs[0]*1000:8.1f} ms {theirs[2]:7.1f} MiB"
                      f" | {theirs[0]/ours[0]:6.1f}x faster")
@@ -186,7 +210,7 @@ def main():
     ours = measure([mf, "verify", files["big"]], r)
     theirs = measure([args.python, "-c", PY_READ, files["big"]], r) if have_st else None
     row("read every tensor (verify: NaN/Inf counts)", ours, theirs, "numpy load_file")
-    print(f"{'':46s} verify / cat = {ours[0] / cat[0]:.2f}")
+    print(f"{'':48s} verify / cat = {ours[0] / cat[0]:.2f}")
     ours = measure([mf, "convert", files["big"], out], r, cleanup=rm_out)
     theirs = measure([args.python, "-c", PY_CONVERT, files["big"], out], r, cleanup=rm_out) if have_torch and have_st else None
     row("convert 1 GiB safetensors -> safetensors", ours, theirs, "load_file+save_file")
@@ -194,6 +218,29 @@ def main():
     theirs = measure([args.python, "-c", PY_CONVERT, files["big"], out, "bf16"], r, cleanup=rm_out) if have_torch and have_st else None
     row("convert 1 GiB --dtype bf16", ours, theirs, "torch .to(bf16)+save_file")
     rm_out()
+
+    # PyTorch files: the same 1 GiB state dict saved by torch.save, zip and legacy.
+    if have_torch:
+        pth, legacy = os.path.join(args.work, "big.pth"), os.path.join(args.work, "big-legacy.pth")
+        if not (os.path.exists(pth) and os.path.exists(legacy)):
+            subprocess.run([args.python, "-c", PY_MAKE_PTH, files["big"], pth, legacy], check=True)
+        print(f"big.pth: {os.path.getsize(pth):,} bytes (zip); big-legacy.pth: {os.path.getsize(legacy):,} bytes (legacy)")
+        ours = measure([mf, "inspect", pth], r)
+        theirs = measure([args.python, "-c", PY_PTH_INSPECT, pth], r)
+        row("inspect 1 GiB .pth", ours, theirs, "torch.load(mmap=True)")
+        ours = measure([mf, "inspect", legacy], r)
+        row("inspect 1 GiB legacy .pth (header pickles only)", ours)
+        for label, source in (("convert 1 GiB .pth -> safetensors", pth), ("convert 1 GiB legacy .pth -> safetensors", legacy)):
+            ours = measure([mf, "convert", source, out], r, cleanup=rm_out)
+            theirs = measure([args.python, "-c", PY_PTH_TO_ST, source, out], r, cleanup=rm_out)
+            row(label, ours, theirs, "torch.load+save_file")
+        out_pth = os.path.join(args.work, "out.pth")
+        rm_pth = lambda: os.path.exists(out_pth) and os.remove(out_pth)
+        ours = measure([mf, "convert", files["big"], out_pth], r, cleanup=rm_pth)
+        theirs = measure([args.python, "-c", PY_ST_TO_PTH, files["big"], out_pth], r, cleanup=rm_pth)
+        row("convert 1 GiB safetensors -> .pth", ours, theirs, "load_file+torch.save")
+        rm_out()
+        rm_pth()
     largest = 1024 * 2621 * 4 / MiB
     print(f"largest tensor: {largest:.1f} MiB; file: {size / MiB:.0f} MiB")
     with open(os.path.join(args.work, "results.json"), "w") as f:

@@ -54,16 +54,14 @@ public enum TorchWriter {
                     dtype: tensors[tensorIndex].dtype, shape: tensors[tensorIndex].shape, expected: tensors[tensorIndex].byteCount, found: bytes.count)
             }
             try zip.beginEntry(name: "\(folder)/data/\(key)", byteCount: bytes.count)
-            try bytes.withUnsafeBytes { raw in
-                try zip.write(raw)
-                combinedCRC = CRC32.checksum(raw, continuing: combinedCRC)
-            }
+            try bytes.withUnsafeBytes { try zip.write($0) }
             try zip.endEntry()
-            names.append("data/\(key)")
+            names.append("data/\(key):\(bytes.count)")
             didWrite(tensorIndex)
         }
         try record("version", Array("3\n".utf8))
-        // Informational, like torch's: 20 digits hashing the record names, 20 digits of CRC.
+        // Informational, like torch's: 20 digits hashing the record names and sizes, 20 digits of
+        // the small records' CRC (the storages' CRCs are in the zip entries already).
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in names.joined(separator: "\n").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
         try record(".data/serialization_id", Array((padded(hash) + padded(UInt64(combinedCRC))).utf8))
