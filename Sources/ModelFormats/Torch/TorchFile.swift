@@ -130,17 +130,26 @@ public final class TorchFile: TensorSource {
     // MARK: - Tensor bytes
 
     public func tensor(at index: Int) throws -> RawTensor {
-        let entry = entries[index]
-        let record = tensors[entryTensors[index]]
+        try tensor(record: entryTensors[index], name: entries[index].name)
+    }
+
+    /// The bytes of tensor record `index` (an index into ``tensors``, as ``TorchValue/tensor(_:)``
+    /// holds it), named `name` in messages.
+    ///
+    /// - Throws: `TorchFormatError` for tensors without dense data, views outside their storage,
+    ///   missing or corrupt records.
+    public func tensor(record index: Int, name: String) throws -> RawTensor {
+        let record = tensors[index]
         switch record.kind {
         case .dense: break
-        case .meta: throw TorchFormatError.notDense(tensor: entry.name, kind: "a meta tensor (shape only, no data)")
-        case .sparse(let layout): throw TorchFormatError.notDense(tensor: entry.name, kind: "a sparse tensor (\(layout))")
-        case .quantized: throw TorchFormatError.notDense(tensor: entry.name, kind: "a quantized tensor")
+        case .meta: throw TorchFormatError.notDense(tensor: name, kind: "a meta tensor (shape only, no data)")
+        case .sparse(let layout): throw TorchFormatError.notDense(tensor: name, kind: "a sparse tensor (\(layout))")
+        case .quantized: throw TorchFormatError.notDense(tensor: name, kind: "a quantized tensor")
         }
-        guard let dtype = record.dtype, let storageIndex = record.storage, let geometry = geometries[entryTensors[index]] else {
-            throw TorchFormatError.unsupportedDType(tensor: entry.name, dtype: record.torchDType)
+        guard let dtype = record.dtype, let storageIndex = record.storage else {
+            throw TorchFormatError.unsupportedDType(tensor: name, dtype: record.torchDType)
         }
+        let geometry = try geometries[index] ?? validatedGeometry(record, name: name)
         let shape = record.logicalShape
         guard let touched = geometry.touchedElements else {
             return try RawTensor(dtype: dtype, shape: shape, bytes: .empty)
@@ -154,10 +163,22 @@ public final class TorchFile: TensorSource {
         }
         let (size, overflow) = geometry.shape.elementCount.multipliedReportingOverflow(by: elementBytes)
         guard !overflow, size <= limits.maxMaterializedBytes else {
-            throw TorchFormatError.materializedTooLarge(tensor: entry.name, bytes: overflow ? Int.max : size, limit: limits.maxMaterializedBytes)
+            throw TorchFormatError.materializedTooLarge(tensor: name, bytes: overflow ? Int.max : size, limit: limits.maxMaterializedBytes)
         }
         let bytes = withExtendedLifetime(owner) { geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit) }
         return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
+    }
+
+    /// A record's view checked against its storage (records reached by name were checked on open).
+    private func validatedGeometry(_ record: TorchTensorRecord, name: String) throws -> TensorGeometry {
+        guard let storageIndex = record.storage else { throw TorchFormatError.notDense(tensor: name, kind: "without storage") }
+        let storage = storages[storageIndex]
+        do {
+            return try TensorGeometry(offset: record.storageOffset, sizes: record.sizes, strides: record.strides,
+                                      storageElements: storage.byteCount / record.elementBytes, maxRank: limits.maxTensorRank)
+        } catch {
+            throw TorchFormatError.invalidGeometry(tensor: name, storage: TorchFile.recordName(storage), error)
+        }
     }
 
     public func releaseMemory(forTensorAt index: Int) {
