@@ -23,6 +23,10 @@ public enum ComputeThreads {
 /// `C = alpha · op(A) · op(B) + beta · C` on row-major matrices.
 enum BLAS {
     /// Runs once per process, before the first product: one OpenBLAS thread by default.
+    ///
+    /// (OpenBLAS starts its worker threads when it is loaded; an idle worker yields in a loop for
+    /// about 0.1 s before it sleeps. Stopping them with `blas_thread_shutdown_` does not help:
+    /// OpenBLAS restarts the pool on its next call, single-threaded or not.)
     private static let defaultConfiguration: Void = { openblas_set_num_threads(1) }()
 
     /// Applies the default configuration if it has not been applied yet.

@@ -55,14 +55,16 @@ final class TensorStorage: ManagedBuffer<TensorStorageHeader, Float> {
         return storage
     }
 
+    // The header is read through its pointer rather than the `header` property, which would be
+    // checked for exclusive access at run time on every read (it is never written after creation).
+
     /// The number of elements.
-    var count: Int { header.count }
+    var count: Int { withUnsafeMutablePointerToHeader { $0.pointee.count } }
 
     /// The first element. Valid for `count` elements while the storage is alive: the elements are
     /// part of this object's allocation, or a pooled buffer it owns; neither moves.
     var pointer: UnsafeMutablePointer<Float> {
-        if let external = header.external { return external }
-        return withUnsafeMutablePointerToElements { $0 }
+        withUnsafeMutablePointers { header, elements in header.pointee.external ?? elements }
     }
 
     /// The elements as a read-only buffer.
@@ -72,7 +74,9 @@ final class TensorStorage: ManagedBuffer<TensorStorageHeader, Float> {
     var mutableBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
     deinit {
-        if let external = header.external { BufferPool.shared.give(external, count: header.count) }
+        withUnsafeMutablePointerToHeader { header in
+            if let external = header.pointee.external { BufferPool.shared.give(external, count: header.pointee.count) }
+        }
     }
 }
 

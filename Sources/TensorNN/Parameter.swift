@@ -8,8 +8,9 @@
 /// ``value`` is a leaf of the autograd graph when ``requiresGrad`` is set (the default), so using it
 /// in a computation and calling `backward()` fills ``grad``. Optimizers update the value in place.
 public final class Parameter {
-    /// The value, with a leaf node when gradients are required.
-    var tensor: Tensor
+    /// The value, with a leaf node when gradients are required. Not checked for exclusive access
+    /// at run time (like `GraphNode`'s properties): it is read or written once per operation.
+    @exclusivity(unchecked) var tensor: Tensor
 
     /// A parameter holding a copy of `value`'s elements (its graph, if any, is dropped).
     public init(_ value: Tensor, requiresGrad: Bool = true) {
