@@ -7,8 +7,8 @@
 // rules from the output to the leaves, and accumulates (`+=`) into inputs used more than once.
 //
 // Backward rules capture detached values (elements only, never nodes), so the only references
-// between nodes are the `inputs` arrays. That lets `GraphNode.deinit` take a long chain apart
-// iteratively instead of recursing once per node.
+// between nodes are each node's input references. That lets `GraphNode.deinit` take a long chain
+// apart iteratively instead of recursing once per node.
 
 /// Which inputs of an operation need a gradient. Rules skip the work for the others.
 struct InputMask {

@@ -30,18 +30,6 @@ enum Kernels {
         for i in 0..<n { po[i] = f(pa[i], pb[i]) }
     }
 
-    /// `out[i] = f(a[i], b[i], c[i])` for storages of equal size.
-    @inline(__always)
-    static func zip3(
-        _ a: TensorStorage, _ b: TensorStorage, _ c: TensorStorage, into out: TensorStorage,
-        _ f: (Float, Float, Float) -> Float
-    ) {
-        let n = out.count
-        // SAFETY: all four storages hold `n` elements (same shape, checked by the caller).
-        let pa = a.pointer, pb = b.pointer, pc = c.pointer, po = out.pointer
-        for i in 0..<n { po[i] = f(pa[i], pb[i], pc[i]) }
-    }
-
     /// Copies `count` elements; short rows are copied by a loop, which is cheaper than a call to `memmove`.
     @inline(__always)
     static func copy(_ source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {

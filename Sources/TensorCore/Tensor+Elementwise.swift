@@ -268,17 +268,17 @@ extension Tensor {
     /// 1 where `lhs >= rhs`, else 0 (with broadcasting). Not differentiable.
     public static func .>= (lhs: Tensor, rhs: Tensor) -> Tensor { Kernels.broadcastZip(lhs, rhs) { $0 >= $1 ? 1 : 0 } }
     /// 1 where an element equals `rhs`, else 0. Not differentiable.
-    public static func .== (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 == rhs ? 1 : 0 } }
+    public static func .== (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 == rhs ? 1 : 0 } }
     /// 1 where an element differs from `rhs`, else 0. Not differentiable.
-    public static func .!= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 != rhs ? 1 : 0 } }
+    public static func .!= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 != rhs ? 1 : 0 } }
     /// 1 where an element is below `rhs`, else 0. Not differentiable.
-    public static func .< (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 < rhs ? 1 : 0 } }
+    public static func .< (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 < rhs ? 1 : 0 } }
     /// 1 where an element is at most `rhs`, else 0. Not differentiable.
-    public static func .<= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 <= rhs ? 1 : 0 } }
+    public static func .<= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 <= rhs ? 1 : 0 } }
     /// 1 where an element is above `rhs`, else 0. Not differentiable.
-    public static func .> (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 > rhs ? 1 : 0 } }
+    public static func .> (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 > rhs ? 1 : 0 } }
     /// 1 where an element is at least `rhs`, else 0. Not differentiable.
-    public static func .>= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mappedDetached { $0 >= rhs ? 1 : 0 } }
+    public static func .>= (lhs: Tensor, rhs: Float) -> Tensor { lhs.mapped { $0 >= rhs ? 1 : 0 } }
 }
 
 // MARK: - Helpers
@@ -292,9 +292,6 @@ extension Tensor {
         return Tensor(shape: shape, storage: out)
     }
 
-    /// `f` applied to every element, never differentiable.
-    @inline(__always)
-    func mappedDetached(_ f: (Float) -> Float) -> Tensor { mapped(f) }
 }
 
 extension Kernels {

@@ -110,6 +110,27 @@ public struct CSVTable: Sendable, Equatable {
 
     /// The position of column `name`, if present.
     public func columnIndex(named name: String) -> Int? { columnNames.firstIndex(of: name) }
+
+    /// The values of the named columns, in the order given, as a `[rows, names.count]` tensor: the
+    /// inputs of a saved model, picked by feature name from a file that may lack the target column.
+    ///
+    /// - Throws: ``CSVError/unknownColumn(name:available:)`` for a name not in the header.
+    public func values(ofColumns names: [String]) throws -> Tensor {
+        let indices = try names.map { name in
+            guard let index = columnIndex(named: name) else { throw CSVError.unknownColumn(name: name, available: columnNames) }
+            return index
+        }
+        let rows = self.rows
+        return Tensor(shape: [rows.count, indices.count]) { buffer in
+            var k = 0
+            for row in rows {
+                for index in indices {
+                    buffer[k] = row[index]
+                    k += 1
+                }
+            }
+        }
+    }
 }
 
 /// Per-feature statistics that map inputs to zero mean and unit variance: `(x − mean) / std`.

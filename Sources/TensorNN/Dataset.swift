@@ -98,7 +98,8 @@ public final class DataLoader<Source: Dataset>: Sequence {
     /// The generator that orders the epochs; it advances once per shuffled epoch.
     public private(set) var generator: SplitMix64
 
-    /// A loader over `dataset`.
+    /// A loader over `dataset`; shuffled epochs are drawn from `generator` (by default
+    /// `SplitMix64(seed: 0)`, so an unseeded run is still reproducible).
     ///
     /// Traps if `batchSize` is below 1.
     public init(_ dataset: Source, batchSize: Int, shuffle: Bool = false, dropLast: Bool = false,

@@ -96,6 +96,8 @@ struct FiniteDifferenceTests {
     mutating func shapes() {
         let x = random([2, 3, 4])
         checkGradients([x]) { $0[0].reshaped([4, -1]) }
+        checkGradients([x]) { $0[0].flattened() }
+        checkGradients([random([1, 3, 1])]) { $0[0].squeezed() }
         checkGradients([x]) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1) }
         checkGradients([x]) { $0[0].transposed() }
         checkGradients([x]) { $0[0].transposed(0, 2) }
@@ -104,6 +106,7 @@ struct FiniteDifferenceTests {
         checkGradients([x]) { $0[0].sliced(axis: 2, 1..<3) }
         checkGradients([random([4, 2])]) { $0[0].rows(at: [3, 0, 3, 1]) }
         checkGradients([random([4, 2])]) { $0[0][2] }
+        checkGradients([random([4, 2])]) { $0[0].rows(1..<3) }
     }
 
     @Test("the three losses")

@@ -62,6 +62,14 @@ struct CSVTests {
         #expect(named.inputs.scalars == [2, 0, 4, 1, 6, 1])
     }
 
+    @Test("columns by name, for prediction files without a target")
+    func columnsByName() throws {
+        let table = try CSVTable(text: text)
+        let inputs = try table.values(ofColumns: ["b", "a"])
+        #expect(inputs.shape == [3, 2] && inputs.scalars == [2, 1, 4, 3, 6, 5])
+        #expect(throws: CSVError.unknownColumn(name: "c", available: ["a", "b", "label"])) { try table.values(ofColumns: ["c"]) }
+    }
+
     @Test("standardisation: population statistics, exposed and reapplicable")
     func standardization() throws {
         let data = try CSVDataset(table: CSVTable(text: "x,c,y\n1,5,0\n2,5,1\n3,5,0\n"), standardize: true)
