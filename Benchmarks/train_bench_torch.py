@@ -184,7 +184,7 @@ def compare(reps, csv_path):
                 theirs_cpu = statistics.median(r[key] for r in runs["torch"])
                 print(f"{'':<12} {'':>3} {key + ' (s)':<22} {ours_cpu:>12.4g} {theirs_cpu:>12.4g} {theirs_cpu / ours_cpu:>7.2f}x")
     print(f"(median of {reps} alternating fresh-process runs; ratio > 1 means Swift is faster. thread_cpu_s is\n"
-          " the training thread's CPU time; cpu_s is the whole process's and includes OpenBLAS's idle worker,\n"
+          " the training thread's CPU time; cpu_s is the whole process's and may include OpenBLAS's idle worker,\n"
           " which yields in a loop for about 0.1 s after the library loads, longer than the Swift loop runs)")
 
 

@@ -200,7 +200,7 @@ extension Tensor: CustomStringConvertible {
 }
 
 extension Tensor: Equatable {
-    /// Same shape and bitwise-equal elements (so a NaN equals nothing). The graph is ignored.
+    /// Same shape and equal elements (compared with `==`, so a NaN equals nothing). The graph is ignored.
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
         guard lhs.shape == rhs.shape else { return false }
         if lhs.storage === rhs.storage { return !lhs.storage.buffer.contains { $0.isNaN } }
