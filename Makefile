@@ -7,7 +7,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	swift build -c release --product modelfile
+	swift build -c release --product modelfile --static-swift-stdlib
 
 demo: build
 	@bash scripts/demo.sh .build/release/modelfile

@@ -18,5 +18,5 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/pip" install -q "${FIND[@]}" "${PINS[@]}"
 fi
 bash scripts/install-deps.sh
-swift build -c release --product modelfile
+swift build -c release --product modelfile --static-swift-stdlib
 exec "$VENV/bin/python" scripts/interop.py --modelfile .build/release/modelfile "$@"

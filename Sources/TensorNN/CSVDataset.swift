@@ -1,6 +1,8 @@
 // Numeric CSV files as datasets: a header row, one example per line, the target in one column.
 
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Faults in a CSV file read as a numeric table. Line numbers count from 1 (the header) as an
 /// editor shows them.
@@ -88,23 +90,43 @@ public struct CSVTable: Sendable, Equatable {
     ///
     /// - Throws: ``CSVError``.
     public init(contentsOfFile path: String) throws {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CSVError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        try self.init(text: try CSVTable.readText(path))
+    }
+
+    /// The whole file as text (without Foundation, which would cost every command its start-up).
+    static func readText(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CSVError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CSVError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
         }
-        try self.init(text: text)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CSVError.unreadable(path: path, reason: "not UTF-8 text")
+        }
+        return text
     }
 
     /// The fields of one line, trimmed of spaces and surrounding double quotes.
     private static func fields(of line: Substring) -> [String] {
-        line.split(separator: ",", omittingEmptySubsequences: false).map { field in
-            var text = field.trimmingCharacters(in: .whitespaces)
+        func trimmed(_ text: Substring) -> Substring {
+            let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+            return text.drop(while: isSpace).reversed().drop(while: isSpace).reversed().reduce(into: Substring()) { $0.append($1) }
+        }
+        return line.split(separator: ",", omittingEmptySubsequences: false).map { field in
+            var text = trimmed(field)
             if text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") {
-                text = String(text.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                text = trimmed(text.dropFirst().dropLast())
             }
-            return text
+            return String(text)
         }
     }
 

@@ -51,7 +51,7 @@ struct SafetensorsWriterTests {
 
     @Test("random tensors round-trip through write and read")
     func roundTrip() throws {
-        var generator = SplitMix64(seed: 42)
+        var generator = TestRandom(seed: 42)
         let folder = try Fixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         for trial in 0..<20 {

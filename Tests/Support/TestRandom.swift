@@ -1,5 +1,5 @@
-/// A small seeded generator for reproducible test data.
-public struct SplitMix64: RandomNumberGenerator {
+/// A small seeded generator (SplitMix64) for reproducible test data.
+public struct TestRandom: RandomNumberGenerator {
     private var state: UInt64
 
     /// A generator starting from `seed`.
