@@ -75,7 +75,7 @@ public enum Conversion {
             case .pth:
                 return try writePth(plan, to: output, options: options)
             case .ckpt:
-                throw ConversionError.unsupportedOutput(format)
+                return try writeCheckpoint(plan, to: output, options: options)
             }
         }
     }
@@ -202,11 +202,14 @@ struct ConversionPlan {
 
     /// The bytes of output entry `index`, cast if asked.
     func bytes(at index: Int) throws -> TensorBytes {
-        let raw = try source.tensor(at: sourceIndices[index])
-        let target = entries[index].dtype
+        ConversionPlan.cast(try source.tensor(at: sourceIndices[index]), to: entries[index].dtype, byteCount: entries[index].byteCount)
+    }
+
+    /// `raw`'s bytes as `target` (one of the castable float types when it differs from raw's).
+    static func cast(_ raw: RawTensor, to target: DType, byteCount: Int) -> TensorBytes {
         guard raw.dtype != target else { return raw.bytes }
         return raw.bytes.withUnsafeBytes { input in
-            TensorBytes(count: entries[index].byteCount) { output in
+            TensorBytes(count: byteCount) { output in
                 ElementCodec.cast(input, from: raw.dtype, to: target, into: output)
             }
         }

@@ -21,6 +21,10 @@ extension TorchFile: InspectionDetailsProviding {
             json: .array(values.map { .object([("path", .string($0.path)), ("value", .string($0.summary))]) }),
             lines: Formatting.table(values.map { [$0.path, $0.summary] }).split(separator: "\n").map(String.init)))
 
+        if let summary = CheckpointSummary(self) {
+            sections.insert(InspectionSection(key: "checkpoint", title: "checkpoint", json: summary.json, lines: summary.lines), at: 0)
+        }
+
         let totalStorage = storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
         let unreferenced = unreferencedStorageBytes
         sections.append(InspectionSection(
