@@ -570,7 +570,134 @@ def gen_torch():
     save_torch_fixture("meta.pth", {"m": torch.empty(4, 5, device="meta"), "d": torch.ones(2)}, "torch.save of a meta tensor")
 
 
-SECTIONS = {"safetensors": gen_safetensors, "torch": gen_torch}
+# --------------------------------------------------------------------------------------------
+# Lightning checkpoints, written by a real Trainer
+
+def diabetes_rows(count):
+    """The first `count` rows of the bundled diabetes data, standardised, as tensors."""
+    import csv
+    with open(os.path.join(HERE, "..", "data", "diabetes.csv")) as f:
+        rows = [[float(v) for v in row] for row in list(csv.reader(f))[1:count + 1]]
+    data = torch.tensor(rows, dtype=torch.float32)
+    x, y = data[:, :8], data[:, 8:9]
+    return (x - x.mean(0)) / x.std(0, unbiased=False), y
+
+
+def lightning_module_class():
+    import pytorch_lightning as pl
+
+    class LitFNN(pl.LightningModule):
+        """The reference network as a LightningModule: linear1..linear4 with sigmoids, BCE loss."""
+
+        def __init__(self, optimizer="adam", lr=0.01, scheduler=None):
+            super().__init__()
+            self.save_hyperparameters()
+            self.linear1 = torch.nn.Linear(8, 6)
+            self.linear2 = torch.nn.Linear(6, 4)
+            self.linear3 = torch.nn.Linear(4, 2)
+            self.linear4 = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            for layer in (self.linear1, self.linear2, self.linear3, self.linear4):
+                x = torch.sigmoid(layer(x))
+            return x
+
+        def training_step(self, batch, index):
+            x, y = batch
+            loss = torch.nn.functional.binary_cross_entropy(self(x), y)
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            p = self.parameters()
+            kind = self.hparams.optimizer
+            if kind == "sgd_momentum":
+                opt = torch.optim.SGD(p, lr=self.hparams.lr, momentum=0.9)
+            elif kind == "adamw_amsgrad":
+                opt = torch.optim.AdamW(p, lr=self.hparams.lr, amsgrad=True)
+            else:
+                opt = torch.optim.Adam(p, lr=self.hparams.lr)
+            if self.hparams.scheduler == "steplr":
+                return [opt], [torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)]
+            return opt
+
+    return LitFNN
+
+
+def checkpoint_summary(path):
+    """What modelfile's checkpoint view must report, read with torch.load."""
+    c = torch.load(path, weights_only=True)
+    optimizers = []
+    for opt in c.get("optimizer_states", []):
+        group = opt["param_groups"][0]
+        first = opt["state"].get(0, {})
+        step = first.get("step")
+        optimizers.append({
+            "lr": group["lr"], "betas": list(group["betas"]) if "betas" in group else None,
+            "momentum": group.get("momentum"), "weight_decay": group["weight_decay"], "amsgrad": group.get("amsgrad"),
+            "step": float(step) if step is not None else None, "params": group["params"],
+            "state_keys": sorted({k for s in opt["state"].values() for k in s}),
+        })
+    return {"epoch": c.get("epoch"), "global_step": c.get("global_step"), "version": c.get("pytorch-lightning_version"),
+            "optimizers": optimizers, "schedulers": [dict(s) for s in c.get("lr_schedulers", [])],
+            "hyper_parameters": dict(c["hyper_parameters"]) if "hyper_parameters" in c else None,
+            "keys": list(c.keys())}
+
+
+def gen_lightning():
+    import logging
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    LitFNN = lightning_module_class()
+    x, y = diabetes_rows(64)
+    runs = [("adam_steplr", dict(optimizer="adam", lr=0.01, scheduler="steplr"), []),
+            ("sgd_momentum", dict(optimizer="sgd_momentum", lr=0.1), []),
+            ("adamw_amsgrad", dict(optimizer="adamw_amsgrad", lr=0.001),
+             [pl.callbacks.EarlyStopping(monitor="loss", mode="min", patience=5)])]
+    for name, hparams, callbacks in runs:
+        pl.seed_everything(7, verbose=False)
+        model = LitFNN(**hparams)
+        trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, accelerator="cpu", callbacks=callbacks, deterministic=True)
+        trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=16))
+        path = out("lightning", f"{name}.ckpt")
+        remove(path)
+        trainer.save_checkpoint(path)
+        expected = torch_expectation(path, f"pytorch_lightning Trainer.save_checkpoint after 2 epochs x 4 steps ({name})", "pytorch-zip")
+        expected["checkpoint"] = checkpoint_summary(path)
+        write_json(path + ".json", expected)
+        if name == "adam_steplr":
+            path = out("lightning", "weights_only.ckpt")
+            remove(path)
+            trainer.save_checkpoint(path, weights_only=True)
+            expected = torch_expectation(path, "Trainer.save_checkpoint(weights_only=True)", "pytorch-zip")
+            expected["checkpoint"] = checkpoint_summary(path)
+            write_json(path + ".json", expected)
+
+    # The smallest checkpoint Trainer.fit(ckpt_path=...) accepts (FORMATS.md §4.6 case A).
+    pl.seed_everything(8, verbose=False)
+    fresh = LitFNN(optimizer="adam", lr=0.01, scheduler="steplr")
+    minimal = {
+        "pytorch-lightning_version": pl.__version__,
+        "state_dict": fresh.state_dict(),
+        "optimizer_states": [{"state": {}, "param_groups": [{
+            "lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-08, "weight_decay": 0, "amsgrad": False, "maximize": False,
+            "foreach": None, "capturable": False, "differentiable": False, "fused": None, "decoupled_weight_decay": False,
+            "initial_lr": 0.01, "params": list(range(8))}]}],
+        "lr_schedulers": [{"step_size": 1, "gamma": 0.5, "base_lrs": [0.01], "last_epoch": 0, "_step_count": 1,
+                           "_is_initial": False, "_get_lr_called_within_step": False, "_last_lr": [0.01]}],
+    }
+    path = out("lightning", "minimal_resume.ckpt")
+    remove(path)
+    torch.save(minimal, path)
+    expected = torch_expectation(path, "hand-built minimal resumable checkpoint", "pytorch-zip")
+    expected["checkpoint"] = checkpoint_summary(path)
+    write_json(path + ".json", expected)
+
+
+SECTIONS = {"safetensors": gen_safetensors, "torch": gen_torch, "lightning": gen_lightning}
 
 if __name__ == "__main__":
     check_versions()

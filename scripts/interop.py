@@ -6,6 +6,7 @@ fresh random tensors (seeded) as well as the committed fixtures, so they exercis
 beyond what the Swift tests pin.
 """
 import argparse
+import copy
 import json
 import os
 import random
@@ -274,7 +275,138 @@ def torch_checks(modelfile, work):
         check("torch also refuses it", True)
 
 
-SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks}
+def lightning_module():
+    import pytorch_lightning as pl
+
+    class LitFNN(pl.LightningModule):
+        """The reference network 8-6-4-2-1 with sigmoids, as a LightningModule (Adam + StepLR)."""
+
+        def __init__(self, lr=0.01):
+            super().__init__()
+            self.save_hyperparameters()
+            self.linear1, self.linear2 = torch.nn.Linear(8, 6), torch.nn.Linear(6, 4)
+            self.linear3, self.linear4 = torch.nn.Linear(4, 2), torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            for layer in (self.linear1, self.linear2, self.linear3, self.linear4):
+                x = torch.sigmoid(layer(x))
+            return x
+
+        def training_step(self, batch, index):
+            x, y = batch
+            return torch.nn.functional.binary_cross_entropy(self(x), y)
+
+        def validation_step(self, batch, index):
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.binary_cross_entropy(self(x), y))
+
+        def configure_optimizers(self):
+            opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+            return [opt], [torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)]
+
+    return LitFNN
+
+
+def lightning_trainer(max_epochs, callbacks=()):
+    import logging
+    import pytorch_lightning as pl
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    return pl.Trainer(max_epochs=max_epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, accelerator="cpu", callbacks=list(callbacks))
+
+
+def resume_state(LitFNN, ckpt, loader, max_epochs):
+    """Resumes fit from `ckpt`; returns what Lightning restored (epoch, step, optimizer, scheduler)."""
+    import pytorch_lightning as pl
+    seen = {}
+
+    class Capture(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["epoch"], seen["global_step"] = trainer.current_epoch, trainer.global_step
+            # deep copies: state_dict() hands out the live tensors, which training then updates
+            seen["optimizer"] = copy.deepcopy(trainer.optimizers[0].state_dict())
+            seen["scheduler"] = copy.deepcopy(trainer.lr_scheduler_configs[0].scheduler.state_dict())
+            seen["weights"] = {k: v.clone() for k, v in module.state_dict().items()}
+
+    trainer = lightning_trainer(max_epochs, [Capture()])
+    trainer.fit(LitFNN(), loader, ckpt_path=ckpt)
+    seen["final_epoch"], seen["final_step"] = trainer.current_epoch, trainer.global_step
+    return seen
+
+
+def lightning_checks(modelfile, work):
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+    LitFNN = lightning_module()
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(64, 8, generator=g), (torch.rand(64, 1, generator=g) > 0.5).float()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    pl.seed_everything(1, verbose=False)
+    trainer = lightning_trainer(2)
+    trainer.fit(LitFNN(), loader)
+    real = os.path.join(work, "real.ckpt")
+    trainer.save_checkpoint(real)
+    reference = torch.load(real, weights_only=True)
+
+    # 1. Rewritten by modelfile (the whole tree through our writer), then resumed by Lightning.
+    ours = os.path.join(work, "ours.ckpt")
+    run(modelfile, "convert", real, ours)
+    seen = resume_state(LitFNN, ours, loader, 4)
+    wrote = torch.load(ours, weights_only=True)
+    check("Lightning resumes our .ckpt at the saved epoch and step", (seen["epoch"], seen["global_step"]) == (2, 8), seen)
+    opt = seen["optimizer"]
+    same_moments = all(same_tensor(opt["state"][i][k], wrote["optimizer_states"][0]["state"][i][k])
+                       for i in wrote["optimizer_states"][0]["state"] for k in ("step", "exp_avg", "exp_avg_sq"))
+    check("the restored Adam moments and step counts are the ones we wrote", same_moments)
+    check("the restored learning rate and scheduler are the ones we wrote",
+          opt["param_groups"][0]["lr"] == wrote["optimizer_states"][0]["param_groups"][0]["lr"]
+          and seen["scheduler"]["last_epoch"] == wrote["lr_schedulers"][0]["last_epoch"], (opt["param_groups"][0], seen["scheduler"]))
+    check("the restored weights are the ones we wrote", all(same_tensor(seen["weights"][k], wrote["state_dict"][k]) for k in wrote["state_dict"]))
+    check("training then continues to the new max_epochs", (seen["final_epoch"], seen["final_step"]) == (4, 16), seen)
+
+    # 2. strip: about a third of the tensor bytes, loads with weights_only, load_from_checkpoint works.
+    small = os.path.join(work, "small.ckpt")
+    run(modelfile, "strip", real, small)
+    stripped = torch.load(small, weights_only=True)
+    check("strip keeps the weights and plain values only",
+          sorted(stripped) == sorted(["epoch", "global_step", "pytorch-lightning_version", "state_dict", "hparams_name", "hyper_parameters"]),
+          list(stripped))
+    model = LitFNN.load_from_checkpoint(small)
+    check("LightningModule.load_from_checkpoint reads the stripped file",
+          all(same_tensor(model.state_dict()[k], reference["state_dict"][k]) for k in reference["state_dict"]))
+    tensor_bytes = lambda c: sum(t.numel() * t.element_size() for _, t in flatten(c))
+    check("stripped tensors are about a third of Adam's (weights vs weights + 2 moments)",
+          abs(tensor_bytes(stripped) * 3 - tensor_bytes(reference)) <= 16 * 8, (tensor_bytes(stripped), tensor_bytes(reference)))
+
+    # 3. ckpt-to-safetensors equals torch.load(path)["state_dict"], with the prefix stripped on request.
+    weights = os.path.join(work, "weights.safetensors")
+    run(modelfile, "convert", "ckpt-to-safetensors", real, weights)
+    extracted = load_file(weights)
+    check("ckpt-to-safetensors equals torch.load(ckpt)['state_dict'] bit for bit",
+          set(extracted) == set(reference["state_dict"]) and all(same_tensor(extracted[k], reference["state_dict"][k]) for k in extracted))
+
+    # 4. Weights (any format) to a .ckpt Lightning accepts for validation and load_from_checkpoint.
+    as_ckpt = os.path.join(work, "from-weights.ckpt")
+    run(modelfile, "convert", weights, as_ckpt)
+    model = LitFNN.load_from_checkpoint(as_ckpt, lr=0.01)
+    check("load_from_checkpoint reads a .ckpt made from safetensors weights",
+          all(same_tensor(model.state_dict()[k], extracted[k]) for k in extracted))
+    results = lightning_trainer(1).validate(LitFNN(), DataLoader(TensorDataset(x, y), batch_size=16), ckpt_path=as_ckpt, verbose=False)
+    check("trainer.validate(ckpt_path=…) accepts it", len(results) == 1 and "val_loss" in results[0], results)
+
+    # 5. Real checkpoints of every optimizer kind round-trip through modelfile and still resume.
+    fixtures = os.path.join(FIXTURES, "lightning")
+    for name in ("adam_steplr.ckpt", "sgd_momentum.ckpt", "adamw_amsgrad.ckpt", "minimal_resume.ckpt"):
+        copy = os.path.join(work, "copy-" + name)
+        run(modelfile, "convert", os.path.join(fixtures, name), copy)
+        a, b = torch.load(os.path.join(fixtures, name), weights_only=True), torch.load(copy, weights_only=True)
+        fa, fb = dict(flatten(a)), dict(flatten(b))
+        check(f"{name}: every tensor and key survives our writer", list(a) == list(b) and set(fa) == set(fb)
+              and all(same_tensor(fa[k], fb[k]) for k in fa))
+
+
+SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks, "lightning": lightning_checks}
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

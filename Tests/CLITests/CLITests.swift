@@ -154,3 +154,39 @@ struct TorchCLITests {
         #expect(none.status == 2 && none.stderr.contains("--select nope matches no tensors"))
     }
 }
+
+@Suite("modelfile command on checkpoints")
+struct CheckpointCLITests {
+    @Test("strip writes a smaller checkpoint that still inspects; --keep validates its choices")
+    func strip() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("small.ckpt").path
+        let result = try modelfile("strip", Fixture.path("lightning/adam_steplr.ckpt"), output)
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("removed loops, callbacks, optimizer_states, lr_schedulers"))
+        let inspected = try modelfile("inspect", output)
+        #expect(inspected.status == 0 && inspected.stdout.contains("format  lightning-ckpt"))
+        #expect(!inspected.stdout.contains("optimizer 0"))
+        #expect(try modelfile("strip", Fixture.path("lightning/adam_steplr.ckpt"), output).status == 2, "no overwrite without --force")
+        #expect(try modelfile("strip", Fixture.path("lightning/adam_steplr.ckpt"), output, "--keep", "optimizer", "--force").status == 0)
+        #expect(try modelfile("inspect", output).stdout.contains("optimizer 0: Adam"))
+        #expect(try modelfile("strip", Fixture.path("lightning/adam_steplr.ckpt"), output, "--keep", "everything").status == 64)
+    }
+
+    @Test("ckpt-to-safetensors and inspect of a checkpoint")
+    func convertAndInspect() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("w.safetensors").path
+        #expect(try modelfile("convert", "ckpt-to-safetensors", Fixture.path("lightning/sgd_momentum.ckpt"), output).status == 0)
+        #expect(try modelfile("inspect", output).stdout.contains("linear4.bias"))
+        let json = try modelfile("inspect", "--json", Fixture.path("lightning/sgd_momentum.ckpt"))
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let checkpoint = object?["checkpoint"] as? [String: Any]
+        let optimizer = (checkpoint?["optimizers"] as? [[String: Any]])?.first
+        #expect(optimizer?["kind"] as? String == "SGD")
+        #expect(optimizer?["momentum"] as? Double == 0.9)
+        #expect(object?["format"] as? String == "lightning-ckpt")
+    }
+}

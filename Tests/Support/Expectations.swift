@@ -29,11 +29,32 @@ public struct ExpectedFile: Decodable {
     public let globals: [String]?
     /// For pickle formats: `pytorch-zip` or `pytorch-legacy`.
     public let format: String?
+    /// For Lightning checkpoints: what torch.load found in them.
+    public let checkpoint: ExpectedCheckpoint?
 
     /// Loads `Fixtures/<name>.json`.
     public static func load(_ name: String) throws -> ExpectedFile {
         try JSONDecoder().decode(ExpectedFile.self, from: Data(contentsOf: Fixture.url(name + ".json")))
     }
+}
+
+/// A checkpoint's contents as torch.load read them (see generate_fixtures.py `checkpoint_summary`).
+public struct ExpectedCheckpoint: Decodable {
+    public struct Optimizer: Decodable {
+        public let lr: Double
+        public let betas: [Double]?
+        public let momentum: Double?
+        public let weight_decay: Double
+        public let amsgrad: Bool?
+        public let step: Double?
+        public let params: [Int]
+        public let state_keys: [String]
+    }
+    public let epoch: Int?
+    public let global_step: Int?
+    public let version: String?
+    public let optimizers: [Optimizer]
+    public let keys: [String]
 }
 
 /// The case name of an enum value (`offsetsNotContiguous` for `.offsetsNotContiguous(...)`).
