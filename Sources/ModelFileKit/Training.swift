@@ -1,0 +1,380 @@
+import BinaryIO
+import ModelFormats
+import TensorCore
+import TensorData
+import TensorNN
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The optimizers `train` offers.
+public enum OptimizerKind: String, Sendable, CaseIterable {
+    case sgd, adam, adamw
+}
+
+/// What `modelfile train` does. The defaults are the reference run: 8→6→4→2→1 with sigmoids,
+/// binary cross-entropy, SGD with learning rate 0.01, batches of 32, shuffled, 100 epochs, on the
+/// bundled diabetes data.
+public struct TrainingConfiguration: Sendable {
+    /// The CSV file (header row); `nil` for the bundled diabetes data.
+    public var dataPath: String?
+    /// The target column; `nil` for the last column.
+    public var target: String?
+    /// Layer sizes, input first; `nil` for 8,6,4,2,1 with the input size taken from the data.
+    public var layerSizes: [Int]?
+    public var activation: Activation = .sigmoid
+    public var loss: LossKind = .bce
+    public var optimizer: OptimizerKind = .sgd
+    public var learningRate = 0.01
+    public var momentum = 0.0
+    /// `nil` for the optimizer's default (0; 0.01 for AdamW).
+    public var weightDecay: Double?
+    public var batchSize = 32
+    public var epochs = 100
+    public var shuffle = true
+    public var seed: UInt64 = 0
+    public var standardize = false
+    /// The fraction of rows held out for validation (0 for none).
+    public var validationSplit = 0.0
+    /// Start from these weights (any format).
+    public var initPath: String?
+    /// Continue this checkpoint (ours or Lightning's): weights, optimizer state, epoch and step.
+    public var resumePath: String?
+    /// Save the trained network here (by extension: .safetensors, .pth or .ckpt).
+    public var outputPath: String?
+    /// Write the loss curve here as SVG.
+    public var plotPath: String?
+    /// Replace existing outputs.
+    public var overwrite = false
+
+    /// The reference run.
+    public init() {}
+}
+
+/// One epoch's figures.
+public struct EpochRecord: Sendable {
+    /// 1-based epoch number.
+    public let epoch: Int
+    /// Mean training loss over the epoch's samples.
+    public let loss: Double
+    /// Mean loss on the validation rows, when some are held out.
+    public let validationLoss: Double?
+}
+
+/// What a training run did.
+public struct TrainingResult: Sendable {
+    /// The network that was trained.
+    public let description: NetworkDescription
+    /// One record per epoch run (none when a resumed checkpoint had already reached `epochs`).
+    public let epochs: [EpochRecord]
+    /// The epoch training started after (0, or the resumed checkpoint's).
+    public let startEpoch: Int
+    /// Classification accuracy (BCE, cross-entropy) or mean squared error (MSE) of the final network.
+    public let accuracy: Double?
+    public let meanSquaredError: Double?
+    /// Where the metric was measured: "training data" or "validation split".
+    public let evaluatedOn: String
+    /// Optimizer steps taken in total (including those before a resume).
+    public let globalStep: Int
+    /// Seconds spent in the training loop itself (measured in this process).
+    public let loopSeconds: Double
+    /// Files written.
+    public let outputs: [String]
+    /// Notes (a resumed scheduler that is not applied, …).
+    public let warnings: [String]
+
+    /// The `modelfile.train/1` JSON document.
+    public var json: JSONValue {
+        .object([
+            ("schema", "modelfile.train/1"),
+            ("layers", .array(description.layerSizes.map { .int($0) })),
+            ("activation", .string(description.activation.rawValue)),
+            ("loss_function", .string(description.loss.rawValue)),
+            ("start_epoch", .int(startEpoch)),
+            ("epochs", .array(epochs.map { record in
+                .object([("epoch", .int(record.epoch)), ("loss", .double(record.loss)),
+                         ("validation_loss", record.validationLoss.map { .double($0) } ?? .null)])
+            })),
+            ("accuracy", accuracy.map { .double($0) } ?? .null),
+            ("mse", meanSquaredError.map { .double($0) } ?? .null),
+            ("evaluated_on", .string(evaluatedOn)),
+            ("global_step", .int(globalStep)),
+            ("loop_seconds", .double(loopSeconds)),
+            ("outputs", .array(outputs.map { .string($0) })),
+            ("warnings", .array(warnings.map { .string($0) })),
+        ])
+    }
+}
+
+/// A problem with a training request or its data.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case layersDoNotFitData(layers: [Int], features: Int)
+    case invalidSetting(String)
+    case targetsNotClassIndices(column: String, classes: Int, found: Float)
+    case unsupportedOptimizer(String)
+    case unknownOutputFormat(String)
+
+    public var description: String {
+        switch self {
+        case .layersDoNotFitData(let layers, let features):
+            return "--layers \(layers.map(String.init).joined(separator: ",")) starts with \(layers.first ?? 0) inputs; the data has \(features) feature columns"
+        case .invalidSetting(let reason): return reason
+        case .targetsNotClassIndices(let column, let classes, let found):
+            return "target column \"\(column)\" holds \(found); cross-entropy with \(classes) outputs needs class indices 0 to \(classes - 1)"
+        case .unsupportedOptimizer(let kind): return "the checkpoint's optimizer is \(kind); train resumes SGD, Adam and AdamW"
+        case .unknownOutputFormat(let path): return "\(path): cannot tell the format from the extension; use .safetensors, .pth or .ckpt"
+        }
+    }
+}
+
+/// `modelfile train`.
+public enum Training {
+    /// Trains a feed-forward network as `configuration` says, calling `onEpoch` after each epoch.
+    ///
+    /// - Throws: `ModelFileError` (unreadable data or weights), `TrainingError`, `CSVError`, `NNError`.
+    public static func run(_ configuration: TrainingConfiguration, onEpoch: (EpochRecord) -> Void = { _ in }) throws -> TrainingResult {
+        let c = configuration
+        guard c.batchSize >= 1, c.epochs >= 0, c.learningRate >= 0, c.momentum >= 0, (c.weightDecay ?? 0) >= 0,
+              c.validationSplit >= 0, c.validationSplit < 1 else {
+            throw TrainingError.invalidSetting("batch size, epochs, learning rate, momentum, weight decay must be non-negative and the validation split in [0, 1)")
+        }
+        let table = try c.dataPath.map { path in try attributing(to: path) { try CSVTable(contentsOfFile: path) } } ?? CSVTable(text: BundledData.diabetesCSV)
+        let resumed = try c.resumePath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
+        let initial = try c.initPath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
+        var warnings: [String] = []
+
+        // The data, standardised with the saved statistics when continuing a standardised run.
+        let target: TargetColumn = c.target.map { .named($0) } ?? .last
+        let known = resumed?.description ?? initial?.description
+        let dataset: CSVDataset
+        if let statistics = known?.standardization {
+            dataset = try CSVDataset(table: table, target: target, standardization: statistics)
+        } else {
+            dataset = try CSVDataset(table: table, target: target, standardize: c.standardize)
+        }
+        let features = dataset.featureNames.count
+
+        // The network: the checkpoint's or the initial weights' architecture, else the requested one.
+        var layers = c.layerSizes ?? [features, 6, 4, 2, 1]
+        var activation = c.activation
+        var outputActivation = c.loss.outputActivation ?? c.activation
+        let weights = resumed?.weights ?? initial?.weights
+        if let weights {
+            layers = try FeedForward.layerSizes(in: weights)
+            if let known { activation = known.activation; outputActivation = known.outputActivation }
+        }
+        guard layers.first == features else { throw TrainingError.layersDoNotFitData(layers: layers, features: features) }
+        let description = NetworkDescription(
+            layerSizes: layers, activation: activation, outputActivation: outputActivation, loss: known?.loss ?? c.loss,
+            standardization: dataset.standardization ?? known?.standardization, featureNames: dataset.featureNames, targetName: dataset.targetName)
+        if description.loss == .crossEntropy, let bad = dataset.targets.scalars.first(where: { $0 < 0 || $0 >= Float(layers.last ?? 1) || $0 != $0.rounded() }) {
+            throw TrainingError.targetsNotClassIndices(column: dataset.targetName, classes: layers.last ?? 1, found: bad)
+        }
+
+        var generator = SplitMix64(seed: c.seed)
+        let model = FeedForward(layerSizes: layers, activation: activation, outputActivation: outputActivation, using: &generator)
+        if let weights { _ = try model.loadStateDict(weights, strict: true) }
+
+        // The optimizer: the checkpoint's kind and state when resuming.
+        var kind = c.optimizer
+        var startEpoch = 0, globalStep = 0
+        if let resumed, let optimizer = resumed.optimizer {
+            switch optimizer.state.kind {
+            case .sgd: kind = .sgd
+            case .adam, .adamOrAdamW: kind = .adam
+            case .adamW: kind = .adamw
+            default: throw TrainingError.unsupportedOptimizer(optimizer.state.kind.rawValue)
+            }
+            startEpoch = resumed.epochsCompleted
+            globalStep = resumed.globalStep
+            if !resumed.schedulers.isEmpty {
+                warnings.append("the checkpoint's learning-rate scheduler (\(resumed.schedulers.compactMap(\.kind).joined(separator: ", "))) is not applied; training continues at the saved learning rate")
+            }
+        }
+        let optimizer = makeOptimizer(kind, model.parameters(), c)
+        if let resumed, let saved = resumed.optimizer {
+            try optimizer.loadStateDict(try CheckpointBridge.optimizerState(saved.state, from: saved.file, path: saved.path))
+        }
+
+        // Training.
+        let all = dataset.tensorDataset
+        var splitGenerator = SplitMix64(seed: c.seed &+ 2)
+        let (train, validation) = c.validationSplit > 0 ? all.split(holdingOut: c.validationSplit, using: &splitGenerator) : (all, nil)
+        let loss = lossFunction(description.loss)
+        var records: [EpochRecord] = []
+        var stepsInLastEpoch = 0
+        let start = monotonicSeconds()
+        if startEpoch < c.epochs {
+            for epoch in (startEpoch + 1)...c.epochs {
+                var total = 0.0
+                stepsInLastEpoch = 0
+                // Each epoch's order depends only on (seed, epoch), so a resumed run continues
+                // exactly as an uninterrupted one would.
+                let loader = DataLoader(train, batchSize: c.batchSize, shuffle: c.shuffle,
+                                        generator: SplitMix64(seed: c.seed &+ 0x9E37_79B9 &* UInt64(epoch)))
+                for batch in loader {
+                    optimizer.zeroGrad()
+                    let value = loss(model(batch.inputs), batch.targets)
+                    value.backward()
+                    optimizer.step()
+                    total += Double(value.item()) * Double(batch.inputs.shape[0])
+                    stepsInLastEpoch += 1
+                }
+                globalStep += stepsInLastEpoch
+                let validationLoss = validation.map { set in withNoGrad { Double(loss(model(set.inputs), set.targets).item()) } }
+                let record = EpochRecord(epoch: epoch, loss: total / Double(max(train.count, 1)), validationLoss: validationLoss)
+                records.append(record)
+                onEpoch(record)
+            }
+        }
+        let loopSeconds = monotonicSeconds() - start
+
+        // Evaluation on the held-out rows if any, else on the training data.
+        let evaluation = validation ?? train
+        let (accuracy, mse) = evaluate(model, evaluation.inputs, evaluation.targets, loss: description.loss)
+
+        var outputs: [String] = []
+        if let path = c.outputPath {
+            try attributing(to: path) {
+                try save(model: model, optimizer: optimizer, description: description, to: path, overwrite: c.overwrite,
+                         epochsCompleted: max(startEpoch, c.epochs), globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch)
+            }
+            outputs.append(path)
+        }
+        if let path = c.plotPath {
+            try attributing(to: path) {
+                let output = try OutputFile(path: path, overwrite: c.overwrite)
+                try output.write(LossPlot.svg(records.map { ($0.epoch, $0.loss) }, validation: records.compactMap { r in r.validationLoss.map { (r.epoch, $0) } }))
+                try output.commit()
+            }
+            outputs.append(path)
+        }
+        return TrainingResult(
+            description: description, epochs: records, startEpoch: startEpoch, accuracy: accuracy, meanSquaredError: mse,
+            evaluatedOn: validation == nil ? "training data" : "validation split", globalStep: globalStep, loopSeconds: loopSeconds,
+            outputs: outputs, warnings: warnings)
+    }
+
+    /// Accuracy for classification losses, mean squared error for MSE.
+    static func evaluate(_ model: FeedForward, _ inputs: Tensor, _ targets: Tensor, loss: LossKind) -> (Double?, Double?) {
+        withNoGrad {
+            let output = model(inputs)
+            switch loss {
+            case .bce:
+                return (Double(((output .> 0.5) .== targets).mean().item()), nil)
+            case .crossEntropy:
+                let predicted = output.argmax(axis: 1)
+                return (Double((predicted .== targets.reshaped([-1])).mean().item()), nil)
+            case .mse:
+                return (nil, Double(output.meanSquaredError(target: targets).item()))
+            }
+        }
+    }
+
+    static func lossFunction(_ kind: LossKind) -> any Loss {
+        switch kind {
+        case .bce: return BCELoss()
+        case .mse: return MSELoss()
+        case .crossEntropy: return CrossEntropyLoss()
+        }
+    }
+
+    static func makeOptimizer(_ kind: OptimizerKind, _ parameters: [Parameter], _ c: TrainingConfiguration) -> any Optimizer {
+        switch kind {
+        case .sgd:
+            return SGD(parameters: parameters, learningRate: c.learningRate, momentum: c.momentum, weightDecay: c.weightDecay ?? 0)
+        case .adam:
+            return Adam(parameters: parameters, learningRate: c.learningRate, weightDecay: c.weightDecay ?? 0)
+        case .adamw:
+            return AdamW(parameters: parameters, learningRate: c.learningRate, weightDecay: c.weightDecay ?? 0.01)
+        }
+    }
+
+    /// Saves by extension: safetensors (description in `__metadata__`), `.pth` (`state_dict` plus a
+    /// `modelfile` dict), `.ckpt` (a checkpoint Lightning resumes, with the optimizer state).
+    static func save(model: FeedForward, optimizer: any Optimizer, description: NetworkDescription, to path: String, overwrite: Bool,
+                     epochsCompleted: Int, globalStep: Int, stepsInLastEpoch: Int) throws {
+        let weights = model.stateDict()
+        switch OutputFormat(pathExtensionOf: path) {
+        case .safetensors?:
+            var metadata = description.metadata
+            metadata["format"] = "pt"
+            try SafetensorsWriter.write(weights, to: path, metadata: metadata, overwrite: overwrite)
+        case .pth?:
+            let items = Array(weights)
+            let stateDict = TorchDict(items.enumerated().map { (key: TorchValue.string($0.element.name), value: TorchValue.tensor($0.offset)) }, isOrdered: true)
+            let root = TorchValue.dict(TorchDict([(.string("state_dict"), .dict(stateDict)), (.string("modelfile"), description.torchValue)]))
+            try TorchWriter.write(to: path, object: root, tensors: items.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) },
+                                  overwrite: overwrite, tensorBytes: { items[$0].tensor.bytes })
+        case .ckpt?:
+            let contents = CheckpointContents(
+                stateDict: weights, optimizers: [CheckpointBridge.optimizerStateDict(optimizer.stateDict())],
+                epochsCompleted: epochsCompleted, globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch,
+                extraKeys: [("modelfile", description.torchValue)])
+            try CheckpointWriter.write(contents, to: path, overwrite: overwrite)
+        case nil:
+            throw TrainingError.unknownOutputFormat(path)
+        }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// A network read back from any supported file: its weights, its description when the file
+/// carries one, and for checkpoints the optimizer state and progress.
+public struct SavedNetwork {
+    /// The weights, named as the network's state dict (`linear1.weight`, …).
+    public let weights: StateDict
+    /// The description saved with them, if any.
+    public let description: NetworkDescription?
+    /// The first optimizer's state, with the file holding its tensors.
+    public let optimizer: (state: TorchOptimizerState, file: TorchFile, path: String)?
+    /// Schedulers found in a checkpoint.
+    public let schedulers: [TorchSchedulerState]
+    /// Epochs completed, from Lightning's loop progress (or `epoch`).
+    public let epochsCompleted: Int
+    /// Optimizer steps taken.
+    public let globalStep: Int
+
+    /// Reads `path`.
+    ///
+    /// - Throws: format errors, `CheckpointError`.
+    public init(path: String) throws {
+        let source = try ModelFile.open(path)
+        guard let file = source as? TorchFile else {
+            weights = try source.stateDict()
+            description = source.metadata.flatMap(NetworkDescription.init(metadata:))
+            optimizer = nil
+            schedulers = []
+            epochsCompleted = 0
+            globalStep = 0
+            return
+        }
+        description = NetworkDescription(torchValue: file.root["modelfile"])
+        if case .dict = file.root, let checkpoint = try? LightningCheckpoint(root: file.root), let key = checkpoint.stateDictKey,
+           let dict = checkpoint.stateDict {
+            var weights = StateDict()
+            for entry in dict.entries {
+                guard case .tensor(let record) = entry.value, let name = entry.key.stringValue else { continue }
+                try weights.append(name, try file.tensor(record: record, name: "\(key).\(name)"))
+            }
+            self.weights = weights
+            optimizer = checkpoint.optimizers.first.map { ($0, file, checkpoint.optimizerKey.map { "\($0)[0]" } ?? "optimizer") }
+            schedulers = checkpoint.schedulers
+            let completed = file.root["loops"]?["fit_loop"]?["epoch_progress"]?["current"]?["completed"]?.intValue
+            epochsCompleted = completed.map(Int.init) ?? checkpoint.epoch ?? 0
+            globalStep = checkpoint.globalStep ?? 0
+        } else {
+            weights = try file.stateDict()
+            optimizer = nil
+            schedulers = []
+            epochsCompleted = 0
+            globalStep = 0
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import ModelFileKit
+import TensorNN
+
+extension Activation: ExpressibleByArgument {}
+extension LossKind: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a feed-forward network on a CSV file (default: the reference network on the bundled diabetes data).",
+        discussion: """
+            Defaults reproduce the reference run: layers 8,6,4,2,1 named linear1…linear4, a sigmoid after every layer,
+            binary cross-entropy, SGD with lr 0.01, batches of 32, shuffled, 100 epochs. One line per epoch
+            (Epoch[1/100],loss:0.693147, the mean training loss), then the accuracy (or the error for MSE).
+            """)
+
+    @Option(name: .long, help: "CSV file with a header row (default: the bundled diabetes data).")
+    var data: String?
+
+    @Option(name: .long, help: "Target column (default: the last column).")
+    var target: String?
+
+    @Option(name: .long, help: "Layer sizes, input first (default 8,6,4,2,1 with the input size from the data).")
+    var layers: String?
+
+    @Option(name: .long, help: "Activation after every layer: sigmoid, relu, tanh.")
+    var activation: Activation = .sigmoid
+
+    @Option(name: .long, help: "Loss: bce, mse, cross-entropy.")
+    var loss: LossKind = .bce
+
+    @Option(name: .long, help: "Optimizer: sgd, adam, adamw.")
+    var optimizer: OptimizerKind = .sgd
+
+    @Option(name: .long, help: "Learning rate.")
+    var lr: Double = 0.01
+
+    @Option(name: .long, help: "SGD momentum.")
+    var momentum: Double = 0
+
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (default 0; 0.01 for AdamW).")
+    var weightDecay: Double?
+
+    @Option(name: .customLong("batch-size"), help: "Batch size.")
+    var batchSize: Int = 32
+
+    @Option(name: .long, help: "Epochs (in total, counting those of a resumed checkpoint).")
+    var epochs: Int = 100
+
+    @Flag(name: .customLong("no-shuffle"), help: "Keep the rows in file order.")
+    var noShuffle = false
+
+    @Option(name: .long, help: "Seed for initialisation, shuffling and the validation split.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .long, help: "Standardise the inputs (statistics are saved with the model).")
+    var standardize = false
+
+    @Option(name: .customLong("validation-split"), help: "Fraction of rows held out for validation.")
+    var validationSplit: Double = 0
+
+    @Option(name: .customLong("init"), help: "Start from these weights (any format).")
+    var initFrom: String?
+
+    @Option(name: .long, help: "Continue a .ckpt (modelfile's or Lightning's) with its optimizer state, epoch and step.")
+    var resume: String?
+
+    @Option(name: .long, help: "Save the network: .safetensors, .pth or .ckpt.")
+    var out: String?
+
+    @Option(name: .long, help: "Write the loss curve as SVG.")
+    var plot: String?
+
+    @Flag(name: .long, help: "Overwrite existing outputs.")
+    var force = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let layers, parseLayers(layers) == nil { throw ValidationError("--layers \(layers): expected sizes like 8,6,4,2,1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
+        guard lr >= 0, lr.isFinite, momentum >= 0, (weightDecay ?? 0) >= 0 else { throw ValidationError("--lr, --momentum and --weight-decay must be non-negative") }
+        guard validationSplit >= 0, validationSplit < 1 else { throw ValidationError("--validation-split must be in [0, 1)") }
+    }
+
+    private func parseLayers(_ text: String) -> [Int]? {
+        let sizes = text.split(separator: ",").map { Int($0.trimmingWhitespace()) }
+        guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return sizes.compactMap { $0 }
+    }
+
+    func run() throws {
+        try Terminal.run {
+            var c = TrainingConfiguration()
+            c.dataPath = data
+            c.target = target
+            c.layerSizes = layers.flatMap(parseLayers)
+            c.activation = activation
+            c.loss = loss
+            c.optimizer = optimizer
+            c.learningRate = lr
+            c.momentum = momentum
+            c.weightDecay = weightDecay
+            c.batchSize = batchSize
+            c.epochs = epochs
+            c.shuffle = !noShuffle
+            c.seed = seed
+            c.standardize = standardize
+            c.validationSplit = validationSplit
+            c.initPath = initFrom
+            c.resumePath = resume
+            c.outputPath = out
+            c.plotPath = plot
+            c.overwrite = force
+            let json = output.json
+            let total = epochs
+            let result = try Training.run(c) { record in
+                guard !json else { return }
+                var line = "Epoch[\(record.epoch)/\(total)],loss:\(sixDecimals(record.loss))"
+                if let validation = record.validationLoss { line += ",val_loss:\(sixDecimals(validation))" }
+                Terminal.out(line)
+            }
+            for warning in result.warnings { Terminal.err("warning: \(warning)") }
+            if json {
+                Terminal.out(result.json.rendered())
+            } else {
+                if let accuracy = result.accuracy { Terminal.out("accuracy: \(sixDecimals(accuracy)) (\(result.evaluatedOn))") }
+                if let mse = result.meanSquaredError { Terminal.out("mse: \(sixDecimals(mse)) (\(result.evaluatedOn))") }
+                for path in result.outputs { Terminal.err("wrote \(path)") }
+            }
+            return 0
+        }
+    }
+}
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Run a saved network (any format) over a CSV file; print predictions and the accuracy when the target is present.")
+
+    @Option(name: .long, help: "The saved network (.safetensors, .pth, .ckpt).")
+    var model: String
+
+    @Option(name: .long, help: "CSV file (default: the bundled diabetes data).")
+    var data: String?
+
+    @Option(name: .long, help: "Activation, when the file does not record it (default sigmoid).")
+    var activation: Activation?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try Terminal.run {
+            let report = try PredictionReport.predict(modelPath: model, dataPath: data, activation: activation)
+            Terminal.out(output.json ? report.json.rendered(pretty: false) : report.text)
+            return 0
+        }
+    }
+}
+
+/// `0.693147`: six decimals, as the reference example prints losses.
+func sixDecimals(_ value: Double) -> String {
+    guard value.isFinite else { return String(value) }
+    let scaled = (value * 1_000_000).rounded()
+    let sign = scaled < 0 ? "-" : ""
+    let magnitude = Int64(abs(scaled))
+    let fraction = String(magnitude % 1_000_000)
+    return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+}
