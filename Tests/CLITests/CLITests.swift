@@ -190,3 +190,29 @@ struct CheckpointCLITests {
         #expect(object?["format"] as? String == "lightning-ckpt")
     }
 }
+
+@Suite("modelfile train and predict")
+struct TrainCLITests {
+    @Test("train prints one Epoch[i/N],loss:x.xxxxxx line per epoch, then the accuracy")
+    func train() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("m.safetensors").path
+        let plot = folder.appendingPathComponent("loss.svg").path
+        let result = try modelfile("train", "--epochs", "3", "--out", out, "--plot", plot)
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix("Epoch[1/3],loss:0.") && lines[0].count == "Epoch[1/3],loss:0.123456".count)
+        #expect(lines[3].hasPrefix("accuracy: "))
+        #expect(FileManager.default.fileExists(atPath: plot))
+        let predicted = try modelfile("predict", "--model", out, "--json")
+        let json = try JSONSerialization.jsonObject(with: Data(predicted.stdout.utf8)) as? [String: Any]
+        #expect((json?["predictions"] as? [[Double]])?.count == 768)
+        #expect(json?["schema"] as? String == "modelfile.predict/1")
+        #expect(try modelfile("train", "--epochs", "1", "--out", out).status == 2, "no overwrite without --force")
+        #expect(try modelfile("train", "--layers", "8,x").status == 64)
+        #expect(try modelfile("train", "--batch-size", "0").status == 64)
+        #expect(try modelfile("predict", "--model", Fixture.path("torch/whole_module.pth")).status == 2)
+    }
+}
