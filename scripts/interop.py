@@ -406,7 +406,125 @@ def lightning_checks(modelfile, work):
               and all(same_tensor(fa[k], fb[k]) for k in fa))
 
 
-SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks, "lightning": lightning_checks}
+class FNNModel(torch.nn.Module):
+    """The reference network's PyTorch class: linear1..linear4 with a sigmoid after each."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear1, self.linear2 = torch.nn.Linear(8, 6), torch.nn.Linear(6, 4)
+        self.linear3, self.linear4 = torch.nn.Linear(4, 2), torch.nn.Linear(2, 1)
+        self.sigmoid = torch.nn.Sigmoid()
+
+    def forward(self, x):
+        for layer in (self.linear1, self.linear2, self.linear3, self.linear4):
+            x = self.sigmoid(layer(x))
+        return x
+
+
+def close(a, b, rtol=1e-5, atol=1e-6):
+    return torch.allclose(a, b, rtol=rtol, atol=atol)
+
+
+def training_checks(modelfile, work):
+    import csv
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+    data_csv = os.path.join(os.path.dirname(FIXTURES), "data", "diabetes.csv")
+    with open(data_csv) as f:
+        rows = [[float(v) for v in r] for r in list(csv.reader(f))[1:]]
+    data = torch.tensor(rows, dtype=torch.float32)
+    features, labels = data[:, :8], data[:, 8:]
+
+    # 1. The reference run's weights load into FNNModel strictly, in all three formats, and give
+    #    the predictions `modelfile predict` prints.
+    for ext in ("safetensors", "pth", "ckpt"):
+        out = os.path.join(work, f"ref.{ext}")
+        run(modelfile, "train", "--out", out, "--optimizer", "adam", "--epochs", "20")
+        state = load_file(out) if ext == "safetensors" else torch.load(out, weights_only=True)["state_dict"]
+        model = FNNModel()
+        missing = model.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            ours = torch.tensor(json.loads(run(modelfile, "predict", "--model", out, "--json").stdout)["predictions"])
+            theirs = model(features)
+        check(f"train --out .{ext}: loads into FNNModel(strict=True) and predicts what modelfile predict prints",
+              not missing.missing_keys and close(ours, theirs), (ours[:3].flatten().tolist(), theirs[:3].flatten().tolist()))
+
+    # The same 64 standardised rows for both sides, written as CSV (float32 values printed exactly).
+    x = features[:64]
+    x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    y = labels[:64]
+    rows_csv = os.path.join(work, "rows.csv")
+    with open(rows_csv, "w") as f:
+        f.write(",".join([f"f{i}" for i in range(8)] + ["y"]) + "\n")
+        for r in torch.cat([x, y], 1).tolist():
+            f.write(",".join(repr(v) for v in r) + "\n")
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=False)
+
+    class LitFNN(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.linear1, self.linear2 = torch.nn.Linear(8, 6), torch.nn.Linear(6, 4)
+            self.linear3, self.linear4 = torch.nn.Linear(4, 2), torch.nn.Linear(2, 1)
+
+        def forward(self, v):
+            for layer in (self.linear1, self.linear2, self.linear3, self.linear4):
+                v = torch.sigmoid(layer(v))
+            return v
+
+        def training_step(self, batch, index):
+            return torch.nn.functional.binary_cross_entropy(self(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=0.01)
+
+    # 2. A checkpoint modelfile trains resumes in Lightning, which then takes the same steps we do.
+    ours = os.path.join(work, "ours.ckpt")
+    run(modelfile, "train", "--data", rows_csv, "--optimizer", "adam", "--lr", "0.01", "--epochs", "2",
+        "--batch-size", "16", "--no-shuffle", "--out", ours)
+    seen = {}
+
+    class Capture(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["start"] = (trainer.current_epoch, trainer.global_step)
+            seen["state"] = copy.deepcopy(trainer.optimizers[0].state_dict())
+
+    trainer = lightning_trainer(3, [Capture()])
+    lit = LitFNN()
+    trainer.fit(lit, loader, ckpt_path=ours)
+    wrote = torch.load(ours, weights_only=True)
+    check("Lightning resumes a checkpoint modelfile trained, at epoch 2 / step 8", seen.get("start") == (2, 8), seen.get("start"))
+    check("Lightning restored the Adam state modelfile wrote", all(
+        same_tensor(seen["state"]["state"][i][k], wrote["optimizer_states"][0]["state"][i][k])
+        for i in range(8) for k in ("step", "exp_avg", "exp_avg_sq")))
+    continued = os.path.join(work, "continued.safetensors")
+    run(modelfile, "train", "--data", rows_csv, "--resume", ours, "--epochs", "3", "--batch-size", "16", "--no-shuffle", "--out", continued)
+    mine = load_file(continued)
+    check("the epoch Lightning trained after resuming equals the one modelfile trains (1e-5)",
+          all(close(lit.state_dict()[k], mine[k]) for k in mine),
+          max(float((lit.state_dict()[k] - mine[k]).abs().max()) for k in mine))
+
+    # 3. A checkpoint Lightning trained resumes in modelfile, which then takes Lightning's steps.
+    pl.seed_everything(4, verbose=False)
+    trainer = lightning_trainer(2)
+    lit = LitFNN()
+    trainer.fit(lit, loader)
+    theirs = os.path.join(work, "theirs.ckpt")
+    trainer.save_checkpoint(theirs)
+    trainer = lightning_trainer(3)
+    trainer.fit(lit, loader, ckpt_path=theirs)
+    from_ours = os.path.join(work, "from-lightning.safetensors")
+    result = run(modelfile, "train", "--data", rows_csv, "--resume", theirs, "--epochs", "3", "--batch-size", "16", "--no-shuffle",
+                 "--out", from_ours, "--json")
+    report = json.loads(result.stdout)
+    check("modelfile resumes Lightning's checkpoint at epoch 2, step 8 (and continues to step 12)",
+          report["start_epoch"] == 2 and report["global_step"] == 12, (report["start_epoch"], report["global_step"]))
+    mine = load_file(from_ours)
+    check("the epoch modelfile trained from Lightning's checkpoint equals Lightning's own (1e-5)",
+          all(close(lit.state_dict()[k], mine[k]) for k in mine),
+          max(float((lit.state_dict()[k] - mine[k]).abs().max()) for k in mine))
+
+
+SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks, "lightning": lightning_checks, "training": training_checks}
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
