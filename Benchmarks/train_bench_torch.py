@@ -149,6 +149,30 @@ def last_json(text):
     raise RuntimeError("no JSON line in output:\n" + text)
 
 
+def cli_compare(reps, csv_path):
+    """The reference run through the `modelfile train` command: its in-process loop time against
+    PyTorch's loop on the same data, and the whole command against `import torch` alone."""
+    modelfile = os.path.join(HERE, "..", ".build", "release", "modelfile")
+    if not os.path.exists(modelfile) or not csv_path:
+        print(f"(skipping the modelfile train rows: build it with `make build` and pass --csv)")
+        return
+    whole, loop, imports, torch_loop = [], [], [], []
+    for _ in range(reps):
+        start = time.perf_counter()
+        out = subprocess.run([modelfile, "train", "--data", csv_path, "--json"], capture_output=True, text=True, check=True)
+        whole.append(time.perf_counter() - start)
+        loop.append(json.loads(out.stdout)["loop_seconds"])
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        imports.append(time.perf_counter() - start)
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", "fnn_csv", "1", csv_path],
+                             capture_output=True, text=True, check=True)
+        torch_loop.append(last_json(out.stdout)["total_s"])
+    med = statistics.median
+    print(f"{'train cmd':<12} {1:>3} {'loop (s)':<22} {med(loop):>12.4g} {med(torch_loop):>12.4g} {med(torch_loop) / med(loop):>7.2f}x")
+    print(f"{'train cmd':<12} {1:>3} {'whole vs import (s)':<22} {med(whole):>12.4g} {med(imports):>12.4g} {med(imports) / med(whole):>7.2f}x")
+
+
 def compare(reps, csv_path):
     swift = os.path.join(HERE, ".build", "release", "TrainBench")
     if not os.path.exists(swift):
@@ -183,6 +207,7 @@ def compare(reps, csv_path):
                 ours_cpu = statistics.median(r[key] for r in runs["swift"])
                 theirs_cpu = statistics.median(r[key] for r in runs["torch"])
                 print(f"{'':<12} {'':>3} {key + ' (s)':<22} {ours_cpu:>12.4g} {theirs_cpu:>12.4g} {theirs_cpu / ours_cpu:>7.2f}x")
+    cli_compare(reps, csv_path)
     print(f"(median of {reps} alternating fresh-process runs; ratio > 1 means Swift is faster. thread_cpu_s is\n"
           " the training thread's CPU time; cpu_s is the whole process's and may include OpenBLAS's idle worker,\n"
           " which yields in a loop for about 0.1 s after the library loads, longer than the Swift loop runs)")

@@ -175,7 +175,7 @@ struct ConversionPlan {
         self.source = source
         if let dtype = options.dtype, !dtype.isCastableFloat || dtype == .f64 { throw ConversionError.unsupportedCast(dtype) }
         cast = options.dtype
-        let select = options.select ?? (source.format == .lightningCheckpoint ? "state_dict" : nil)
+        let select = options.select ?? ConversionPlan.defaultSelection(source)
         var entries: [TensorEntry] = []
         var indices: [Int] = []
         var names = Set<String>()
@@ -198,6 +198,14 @@ struct ConversionPlan {
         self.entries = entries
         sourceIndices = indices
         warnings = uncast.isEmpty ? [] : ["--dtype leaves \(uncast.count) tensor(s) of other float types unchanged: \(uncast.prefix(5).joined(separator: ", "))\(uncast.count > 5 ? ", …" : "")"]
+    }
+
+    /// The subtree converted when `--select` is not given: `state_dict` for a Lightning checkpoint
+    /// and for any pickle whose top-level dict holds one (as `train --out x.pth` writes).
+    static func defaultSelection(_ source: TensorSource) -> String? {
+        if source.format == .lightningCheckpoint { return "state_dict" }
+        if let file = source as? TorchFile, case .dict(let top) = file.root, case .dict? = top["state_dict"] { return "state_dict" }
+        return nil
     }
 
     /// The bytes of output entry `index`, cast if asked.
