@@ -8,6 +8,15 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case pth
     case ckpt
 
+    /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
+    /// archives; a `.ckpt` need not be Lightning's).
+    public func accepts(_ format: ModelFormat) -> Bool {
+        switch self {
+        case .safetensors: return format == .safetensors
+        case .pth, .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
+        }
+    }
+
     /// The format implied by a file name's extension, if any.
     public init?(pathExtensionOf path: String) {
         let name = path.split(separator: "/").last.map(String.init) ?? path

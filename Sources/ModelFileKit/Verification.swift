@@ -43,9 +43,12 @@ public struct Verification {
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
             throw ModelFileError(path: path, underlying: error)
         } catch {
-            return Verification(path: path, format: nil, tensors: [], findings: [String(describing: error)], warnings: [])
+            return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
         }
         var findings: [String] = []
+        if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.format) {
+            findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
+        }
         if let sharded = source as? ShardedSafetensors { findings += sharded.disagreements.map(\.description) }
         var checks: [TensorCheck] = []
         for (index, entry) in source.entries.enumerated() {
@@ -66,6 +69,19 @@ public struct Verification {
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+    }
+
+    /// A reading error, with what it probably means for a downloaded file.
+    static func explain(_ error: Error, path: String) -> String {
+        let message = String(describing: error)
+        guard case .zip(let zipError)? = error as? TorchFormatError else { return message }
+        let size = (try? MappedFile(path: path).count) ?? 0
+        switch zipError {
+        case .endRecordNotFound, .centralDirectoryOutsideFile, .entryDataOutsideFile, .localHeaderOutsideFile, .truncated:
+            return "truncated: the file (\(size) bytes) starts as a zip archive but its end is missing, as after an interrupted download (\(message))"
+        default:
+            return message
+        }
     }
 
     /// Reads every byte (so a missing page or I/O error surfaces); returns 0.

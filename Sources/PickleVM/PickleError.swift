@@ -84,7 +84,7 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidUTF8(let opcode, _):
             return "\(opcode.name) string is not valid UTF-8"
         case .limitExceeded(let limit, let value, let found, _):
-            return "\(limit.measure(found)) exceeds the limit of \(value) (PickleLimits.\(limit))"
+            return "\(limit.measure(found)) exceeds the limit of \(value) (limit \(limit))"
         case .missingMemoEntry(let index, let opcode, _):
             return "\(opcode.name) of memo entry \(index), which was never stored"
         case .stackUnderflow(let opcode, let needed, let available, _):

@@ -137,8 +137,7 @@ public enum ZipError: Error, Equatable, CustomStringConvertible {
         case .entryCountExceedsCentralDirectory(let count, let size):
             return "end record declares \(count) entries; a \(size)-byte central directory holds at most \(size / 46)"
         case .tooManyEntries(let count, let limit):
-            return "archive declares \(count) entries; the limit is \(limit) (raise ZipReadLimits.maxEntryCount "
-                + "if the file is trusted)"
+            return "archive declares \(count) entries; the limit is \(limit) (limit maxEntryCount)"
         case .centralDirectorySizeMismatch(let declared, let used):
             return "central directory is \(declared) bytes but its entries use \(used); expected them to fill it exactly"
         case .invalidEntryName(let name, let offset, let problem):
@@ -189,7 +188,7 @@ public enum ZipError: Error, Equatable, CustomStringConvertible {
                 + "entry (method 0)"
         case .inflationBudgetExceeded(let entry, let count, let already, let budget):
             return "entry \(quoted(entry)): inflating \(count) bytes after \(already) already inflated exceeds the "
-                + "\(budget)-byte budget (zip bomb? raise ZipReadLimits.maxInflatedByteCount if the file is trusted)"
+                + "\(budget)-byte budget (a zip bomb?) (limit maxInflatedByteCount)"
         case .deflateStreamTooLong(let entry, let dataOffset, let declared):
             return "entry \(quoted(entry)): deflate stream at byte \(dataOffset) inflates to more than the declared "
                 + "\(declared) bytes"

@@ -36,8 +36,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress line.")
     var quiet = false
 
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
+    @OptionGroup var reading: ReadingOptions
 
     /// `pth-to-safetensors` and friends: the input formats each spelling accepts, and the output.
     static let spellings: [String: (inputs: Set<ModelFormat>, output: OutputFormat)] = {
@@ -61,7 +60,7 @@ struct ConvertCommand: ParsableCommand {
         if arguments.count == 3, ConvertCommand.spellings[arguments[0]] == nil {
             throw ValidationError("unknown conversion \"\(arguments[0])\"; expected e.g. pth-to-safetensors, safetensors-to-pth, ckpt-to-safetensors")
         }
-        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+        if let maxShardSize, ByteSize.parse(maxShardSize) == nil {
             throw ValidationError("--max-shard-size \(maxShardSize) is not a size (e.g. 5GB, 500MiB, 1000000)")
         }
     }
@@ -72,7 +71,7 @@ struct ConvertCommand: ParsableCommand {
             var options = ConversionOptions()
             options.outputFormat = to
             if arguments.count == 3, let spelling = ConvertCommand.spellings[arguments[0]] {
-                let format = try Inspection.inspect(path: input, options: ReadOptions(allowUnknownObjects: allowUnknownObjects)).format
+                let format = try Inspection.inspect(path: input, options: reading.readOptions).format
                 guard spelling.inputs.contains(format) else {
                     throw ModelFileError(path: input, underlying: SpellingMismatch(spelling: arguments[0], found: format))
                 }
@@ -81,9 +80,9 @@ struct ConvertCommand: ParsableCommand {
             options.dtype = dtype?.dtype
             options.select = select
             options.stripPrefix = stripPrefix
-            options.maxShardBytes = maxShardSize.flatMap(parseByteSize)
+            options.maxShardBytes = maxShardSize.flatMap(ByteSize.parse)
             options.overwrite = force
-            options.readOptions = ReadOptions(allowUnknownObjects: allowUnknownObjects)
+            options.readOptions = reading.readOptions
             let progress = ProgressLine(quiet: quiet)
             options.progress = progress.update
             let result = try Conversion.convert(input: input, output: outputPath, options: options)

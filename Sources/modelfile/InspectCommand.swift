@@ -15,13 +15,12 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: "Only list tensors whose names match this shell glob (e.g. '*.weight').")
     var filter: String?
 
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
+    @OptionGroup var reading: ReadingOptions
 
     func run() throws {
         try Terminal.run {
             let inspection = try Inspection.inspect(
-                path: path, filter: filter, options: ReadOptions(allowUnknownObjects: allowUnknownObjects))
+                path: path, filter: filter, options: reading.readOptions)
             Terminal.out(output.json ? inspection.json.rendered() : inspection.table)
             return 0
         }
@@ -38,12 +37,11 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
+    @OptionGroup var reading: ReadingOptions
 
     func run() throws {
         try Terminal.run {
-            let report = try Verification.verify(path: path, options: ReadOptions(allowUnknownObjects: allowUnknownObjects))
+            let report = try Verification.verify(path: path, options: reading.readOptions)
             Terminal.out(output.json ? report.json.rendered() : report.table)
             return report.isClean ? 0 : 1
         }
@@ -99,8 +97,7 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
+    @OptionGroup var reading: ReadingOptions
 
     func validate() throws {
         guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else { throw ValidationError("--atol and --rtol must be finite and non-negative") }
@@ -109,7 +106,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         try Terminal.run {
             let report = try DiffReport.diff(a, b, absoluteTolerance: atol, relativeTolerance: rtol,
-                                             options: ReadOptions(allowUnknownObjects: allowUnknownObjects))
+                                             options: reading.readOptions)
             Terminal.out(output.json ? report.json.rendered() : report.table)
             return report.isEqual ? 0 : 1
         }

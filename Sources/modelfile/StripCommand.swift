@@ -20,8 +20,7 @@ struct StripCommand: ParsableCommand {
     @Flag(name: .long, help: "Overwrite an existing output file.")
     var force = false
 
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
+    @OptionGroup var reading: ReadingOptions
 
     func validate() throws {
         for part in keep where Strip.keepChoices[part] == nil {
@@ -32,7 +31,7 @@ struct StripCommand: ParsableCommand {
     func run() throws {
         try Terminal.run {
             let result = try Strip.strip(input: input, output: output, keep: Set(keep), overwrite: force,
-                                         options: ReadOptions(allowUnknownObjects: allowUnknownObjects))
+                                         options: reading.readOptions)
             let removed = result.removedKeys.isEmpty ? "nothing to remove" : "removed " + result.removedKeys.joined(separator: ", ")
             Terminal.err("\(removed); \(result.inputBytes) → \(result.outputBytes) bytes")
             return 0

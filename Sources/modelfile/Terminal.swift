@@ -46,7 +46,9 @@ enum Terminal {
         } catch let error as ValidationError {
             throw error
         } catch {
-            err("modelfile: error: \(error)")
+            var message = "\(error)"
+            if message.contains("(limit max") { message += "; raise it with --limits NAME=VALUE if the file is trusted" }
+            err("modelfile: error: \(message)")
             throw ExitCode(2)
         }
         if code != 0 { throw ExitCode(code) }

@@ -87,7 +87,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func parseLayers(_ text: String) -> [Int]? {
-        let sizes = text.split(separator: ",").map { Int($0.trimmingWhitespace()) }
+        let sizes = text.split(separator: ",").map { Int($0.filter { $0 != " " }) }
         guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
         return sizes.compactMap { $0 }
     }

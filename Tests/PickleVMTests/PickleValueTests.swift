@@ -153,7 +153,7 @@ struct PickleValueTests {
         #expect(PickleError.unknownOpcode(byte: 0x0A, at: 3).description == "at byte 3: unknown opcode 0x0A")
         #expect(
             PickleError.limitExceeded(.nestingDepth, limit: 100, found: 101, at: 7).description
-                == "at byte 7: 101 nesting levels exceeds the limit of 100 (PickleLimits.maxNestingDepth)")
+                == "at byte 7: 101 nesting levels exceeds the limit of 100 (limit maxNestingDepth)")
         #expect(
             PickleError.stackUnderflow(opcode: .reduce, needed: 2, available: 1, at: 4).description
                 == "at byte 4: REDUCE needs 2 stack items but 1 are available")

@@ -141,7 +141,7 @@ public enum TensorGeometryError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .rankTooHigh(let rank, let limit): return "rank \(rank) exceeds the limit of \(limit)"
+        case .rankTooHigh(let rank, let limit): return "rank \(rank) exceeds the limit of \(limit) (limit maxTensorRank)"
         case .rankMismatch(let sizes, let strides): return "size \(sizes) and stride \(strides) have different ranks"
         case .negative(let what, let value): return "\(what) \(value) is negative"
         case .overflow(let sizes, let strides): return "size \(sizes) with stride \(strides) overflows 64 bits"

@@ -75,8 +75,8 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
         case .unsupportedDType(let tensor, let dtype): return "tensor \"\(tensor)\": dtype torch.\(dtype) is not supported"
         case .notDense(let tensor, let kind): return "tensor \"\(tensor)\" is \(kind); only dense tensors have bytes to convert"
         case .materializedTooLarge(let tensor, let bytes, let limit):
-            return "tensor \"\(tensor)\": copying its view needs \(bytes) bytes, over the limit of \(limit)"
-        case .tooManyNodes(let limit): return "the object tree expands to more than \(limit) nodes (shared references repeated)"
+            return "tensor \"\(tensor)\": copying its view needs \(bytes) bytes, over the limit of \(limit) (limit maxMaterializedBytes)"
+        case .tooManyNodes(let limit): return "the object tree expands to more than \(limit) nodes, counting shared references each time they are reached (limit maxTreeNodes)"
         case .badMagicNumber: return "at byte 0: not the legacy torch magic number"
         case .badLegacyProtocol(let found): return "legacy protocol version is \(found); expected 1001"
         case .invalidStorageKeyList(let reason): return "legacy storage key list: \(reason)"
