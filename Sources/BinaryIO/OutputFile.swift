@@ -43,8 +43,15 @@ public final class OutputFile {
         }
         let (folder, name) = OutputFile.split(path)
         var template = Array("\(folder)/.\(name).tmp-XXXXXX".utf8CString)
+        // The file must be registered for removal before a signal can arrive: hold the handled
+        // signals back from creation until registration.
+        let held = TemporaryFileRegistry.holdSignals()
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw FileError(path: path, operation: "create a temporary file in \(folder) for", errno: errno) }
+        guard descriptor >= 0 else {
+            let code = errno
+            TemporaryFileRegistry.release(held)
+            throw FileError(path: path, operation: "create a temporary file in \(folder) for", errno: code)
+        }
         fd = descriptor
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         temporaryPath = String(cString: template.map { UInt8(bitPattern: $0) })
@@ -54,6 +61,7 @@ public final class OutputFile {
         fchmod(descriptor, 0o666 & ~mask)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: OutputFile.bufferSize, alignment: 4096)
         signalSlot = TemporaryFileRegistry.register(temporaryPath)
+        TemporaryFileRegistry.release(held)
     }
 
     /// Appends `bytes`.
@@ -152,6 +160,12 @@ enum TemporaryFileRegistry {
     nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
         let slots = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
         slots.initialize(repeating: nil, count: capacity)
+        // A parent may start us with these signals blocked (threads of a dispatch pool block most
+        // signals, and spawned children inherit the mask): unblock them, or the handler never runs.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             Glibc.signal(signal) { received in
                 for index in 0..<TemporaryFileRegistry.capacity {
@@ -163,6 +177,23 @@ enum TemporaryFileRegistry {
         }
         return slots
     }()
+
+    /// Blocks the handled signals on this thread (after installing the handlers); returns the
+    /// previous mask for ``release(_:)``.
+    static func holdSignals() -> sigset_t {
+        _ = slots
+        var hold = sigset_t(), previous = sigset_t()
+        sigemptyset(&hold)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&hold, signal) }
+        pthread_sigmask(SIG_BLOCK, &hold, &previous)
+        return previous
+    }
+
+    /// Restores the signal mask `holdSignals` saved; a signal that arrived meanwhile is delivered now.
+    static func release(_ previous: sigset_t) {
+        var mask = previous
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
 
     static func register(_ path: String) -> Int? {
         for index in 0..<capacity where slots[index] == nil {

@@ -9,15 +9,18 @@ struct CLIResult {
     let stderr: String
 }
 
+/// The built `modelfile` executable: the test bundle and the executable share a build folder.
+enum CLIBinary {
+    static let url: URL = {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = folder.appendingPathComponent("modelfile")
+        return FileManager.default.fileExists(atPath: binary.path) ? binary : Fixture.packageRoot.appendingPathComponent(".build/debug/modelfile")
+    }()
+}
+
 func modelfile(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
-    // The test bundle and the executable are built into the same folder.
-    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    var binary = folder.appendingPathComponent("modelfile")
-    if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = Fixture.packageRoot.appendingPathComponent(".build/debug/modelfile")
-    }
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = CLIBinary.url
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["NO_COLOR"] = "1"
@@ -214,5 +217,55 @@ struct TrainCLITests {
         #expect(try modelfile("train", "--layers", "8,x").status == 64)
         #expect(try modelfile("train", "--batch-size", "0").status == 64)
         #expect(try modelfile("predict", "--model", Fixture.path("torch/whole_module.pth")).status == 2)
+    }
+}
+
+@Suite("crash-safe output")
+struct CrashSafetyTests {
+    /// A 1 GiB safetensors file that costs no disk: one U8 tensor over a sparse buffer.
+    func sparseInput(in folder: URL) throws -> String {
+        let count = 1 << 30
+        var header = Array(#"{"t":{"dtype":"U8","shape":[\#(count)],"data_offsets":[0,\#(count)]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        let path = folder.appendingPathComponent("big.safetensors").path
+        var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) }
+        bytes += header
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(bytes.count + count))
+        try handle.close()
+        return path
+    }
+
+    @Test("a conversion killed midway leaves the destination as it was", arguments: [SIGKILL, SIGTERM, SIGINT])
+    func killed(signal: Int32) throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = try sparseInput(in: folder)
+        let output = folder.appendingPathComponent("out.safetensors")
+        try Data("the previous file".utf8).write(to: output)
+        let process = Process()
+        process.executableURL = CLIBinary.url
+        process.arguments = ["convert", input, output.path, "--force", "--quiet"]
+        try process.run()
+        // Wait until the conversion is writing its temporary file, then kill it.
+        var sawTemporary = false
+        for _ in 0..<20_000 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            if names.contains(where: { $0.hasPrefix(".out.safetensors.tmp-") }) { sawTemporary = true; break }
+            if !process.isRunning { break }
+            usleep(500)
+        }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        #expect(sawTemporary, "the conversion was interrupted while writing")
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
+        #expect(try String(contentsOf: output, encoding: .utf8) == "the previous file", "destination untouched")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }
+        if signal == SIGKILL {
+            #expect(leftovers.count <= 1, "SIGKILL cannot be caught: at most the temporary file remains")
+        } else {
+            #expect(leftovers.isEmpty, "the signal handler removed the temporary file")
+        }
     }
 }
