@@ -54,6 +54,14 @@ public struct TensorGeometry: Sendable, Equatable {
         touchedElements = offset...last
     }
 
+    /// Checks the sizes of a tensor that has no storage (meta, sparse): rank within `maxRank`, no
+    /// negative size, and an element count that fits in `Int`. `strides` are only reported.
+    public static func checkSizes(_ sizes: [Int], strides: [Int], maxRank: Int) throws(TensorGeometryError) {
+        guard sizes.count <= maxRank else { throw .rankTooHigh(rank: sizes.count, limit: maxRank) }
+        for size in sizes where size < 0 { throw .negative(what: "size", value: size) }
+        guard Shape(sizes).checkedElementCount != nil else { throw .overflow(sizes: sizes, strides: strides) }
+    }
+
     /// Whether the elements are laid out row-major and back to back (dimensions of size 1 may
     /// have any stride), so the tensor's bytes are one slice of the storage.
     public var isContiguous: Bool {

@@ -70,7 +70,7 @@ extension TorchFile {
                 }
                 return index
             },
-            storageDType: { index in (table.records[index].dtype, table.records[index].className) })
+            storageDType: { index in (table.records[index].dtype, table.records[index].className, table.records[index].key) })
         let root = try interpreter.interpret(unpickled.value)
         return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
     }
@@ -107,7 +107,7 @@ extension TorchFile {
         var interpreter = TorchInterpreter(
             maxNodes: options.maxTreeNodes,
             resolveStorage: { id, path in try table.add(try PersistentID(id, path: path, legacy: true), path: path) },
-            storageDType: { index in (table.records[index].dtype, table.records[index].className) })
+            storageDType: { index in (table.records[index].dtype, table.records[index].className, table.records[index].key) })
         let root = try interpreter.interpret(main.value)
 
         // The storage section: for each key in the (sorted) list, an int64 element count and the data.

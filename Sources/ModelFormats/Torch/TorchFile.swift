@@ -84,7 +84,28 @@ public final class TorchFile: TensorSource {
                     throw TorchFormatError.invalidGeometry(tensor: name, storage: TorchFile.recordName(storage), error)
                 }
             }
-            entries.append(TensorEntry(name: name, dtype: dtype, shape: record.logicalShape))
+            if record.storage == nil {
+                // Storage-less tensors (meta, sparse) have a shape and nothing to check it against;
+                // check it on its own, since `Shape` traps on negative or overflowing sizes.
+                let kind: String
+                switch record.kind {
+                case .sparse(let layout): kind = layout
+                case .meta: kind = "meta"
+                case .dense, .quantized: kind = "dense"
+                }
+                do {
+                    try TensorGeometry.checkSizes(record.sizes, strides: record.strides, maxRank: options.maxTensorRank)
+                } catch {
+                    throw TorchFormatError.invalidGeometry(tensor: name, storage: "no storage (\(kind))", error)
+                }
+            }
+            // The logical shape doubles a float4 tensor's last size, which a zero-stride view can overflow.
+            guard let shape = record.checkedLogicalShape else {
+                throw TorchFormatError.invalidGeometry(
+                    tensor: name, storage: record.storage.map { TorchFile.recordName(opened.storages[$0]) } ?? "no storage",
+                    .overflow(sizes: record.sizes, strides: record.strides))
+            }
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: shape))
             entryTensors.append(index)
         }
         self.entries = entries
@@ -93,7 +114,7 @@ public final class TorchFile: TensorSource {
         if isBigEndian { warnings.append("big-endian archive: storages are byte-swapped as they are read") }
         let locations = Set(opened.storages.map(\.location)).subtracting(["cpu"])
         if !locations.isEmpty { warnings.append("storages saved on \(locations.sorted().joined(separator: ", ")) are read to the CPU") }
-        self.warnings = warnings
+        self.warnings = warnings.map(TorchFormatError.oneLine)
         if case .dict(let top) = root, top["pytorch-lightning_version"] != nil || (top["state_dict"] != nil && top["optimizer_states"] != nil) {
             format = .lightningCheckpoint
         } else {

@@ -21,10 +21,10 @@ struct TorchInterpreter {
     private var converted: [ObjectIdentifier: TorchValue] = [:]
     private var paths: [ObjectIdentifier: String] = [:]
     private let resolveStorage: StorageResolver
-    private let storageDType: (Int) -> (dtype: DType?, className: String)
+    private let storageDType: (Int) -> (dtype: DType?, className: String, key: String)
     private let maxNodes: Int
 
-    init(maxNodes: Int, resolveStorage: @escaping StorageResolver, storageDType: @escaping (Int) -> (dtype: DType?, className: String)) {
+    init(maxNodes: Int, resolveStorage: @escaping StorageResolver, storageDType: @escaping (Int) -> (dtype: DType?, className: String, key: String)) {
         self.maxNodes = maxNodes
         self.resolveStorage = resolveStorage
         self.storageDType = storageDType
@@ -236,14 +236,14 @@ struct TorchInterpreter {
                   let sizes = ints(arguments[2]), let strides = ints(arguments[3])
             else { throw invalid(path, function.rawValue, expected, arguments) }
             let requiresGrad = arguments.count > 4 ? arguments[4] == .bool(true) : false
-            let (storageType, className) = storageDType(storage)
+            let (storageType, className, key) = storageDType(storage)
             var torchName: String
             if function == .tensorV3 {
                 guard case .dtype(let name) = arguments[6] else { throw invalid(path, function.rawValue, expected, arguments) }
                 torchName = name
             } else {
                 guard let dtype = storageType, let name = dtype.torchName else {
-                    throw TorchFormatError.unsupportedStorage(key: String(storage), className: className)
+                    throw TorchFormatError.unsupportedStorage(key: key, className: className)
                 }
                 torchName = name
             }

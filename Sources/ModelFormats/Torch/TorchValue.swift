@@ -200,6 +200,20 @@ public struct TorchTensorRecord: Sendable, Equatable {
         return Shape(dims)
     }
 
+    /// ``logicalShape``, or `nil` when a size is negative or the element count (or the doubled
+    /// float4 size) overflows: sizes come from the file, and `Shape` traps on both.
+    public var checkedLogicalShape: Shape? {
+        var dims = sizes
+        guard dims.allSatisfy({ $0 >= 0 }) else { return nil }
+        if dtype == .f4, let last = dims.popLast() {
+            let (doubled, overflow) = last.multipliedReportingOverflow(by: 2)
+            guard !overflow else { return nil }
+            dims.append(doubled)
+        }
+        let shape = Shape(dims)
+        return shape.checkedElementCount == nil ? nil : shape
+    }
+
     /// Bytes per torch element (1 for the packed float4 pairs).
     public var elementBytes: Int {
         guard let dtype else { return 1 }
