@@ -86,6 +86,16 @@ public struct ScanReport {
             let section = data.withUnsafeBytes { scanPickle($0, from: 0, place: entry.name) }
             sections.append(section)
             findings += self.findings(section)
+            // Bytes after STOP are never read by torch, but a scanner must not ignore what hides
+            // there: report them, and scan them when they are another pickle.
+            if let end = section.end, end < data.bytes.count {
+                findings.append("\(entry.name): \(data.bytes.count - end) bytes after STOP, which torch never reads")
+                if data.bytes[end] == 0x80 {
+                    let hidden = data.withUnsafeBytes { scanPickle($0, from: end, place: "\(entry.name) after STOP (byte \(end))") }
+                    sections.append(hidden)
+                    findings += self.findings(hidden)
+                }
+            }
         }
         if !sections.contains(where: { $0.place == "\(folder)/data.pkl" }) { findings.append("no \(folder)/data.pkl: not a torch.save archive") }
         return ScanReport(path: path, kind: "pytorch-zip", pickles: sections, findings: findings)

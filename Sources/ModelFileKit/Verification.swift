@@ -50,6 +50,9 @@ public struct Verification {
             findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
         }
         if let sharded = source as? ShardedSafetensors { findings += sharded.disagreements.map(\.description) }
+        if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
+            findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
+        }
         var checks: [TensorCheck] = []
         for (index, entry) in source.entries.enumerated() {
             do {

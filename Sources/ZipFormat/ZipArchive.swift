@@ -9,13 +9,13 @@ import Synchronization
 /// Budgets for what an archive's contents may cost.
 public struct ZipReadLimits: Sendable, Equatable {
     /// The most bytes all deflated entries of one archive may inflate to, together (a zip-bomb
-    /// guard). Every inflation counts, also of the same entry twice. Default 4 GiB.
+    /// guard). Every inflation counts, also of the same entry twice. Default 2 GiB.
     public var maxInflatedByteCount: Int
     /// The most entries an archive may declare. Default 4,194,304.
     public var maxEntryCount: Int
 
     /// Limits with the given values.
-    public init(maxInflatedByteCount: Int = 1 << 32, maxEntryCount: Int = 1 << 22) {
+    public init(maxInflatedByteCount: Int = 1 << 31, maxEntryCount: Int = 1 << 22) {
         self.maxInflatedByteCount = maxInflatedByteCount
         self.maxEntryCount = maxEntryCount
     }

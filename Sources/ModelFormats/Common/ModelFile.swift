@@ -16,9 +16,10 @@ public struct ReadOptions: Sendable {
     public var maxTreeNodes = 50_000_000
     /// The highest tensor rank accepted.
     public var maxTensorRank = 64
-    /// The most bytes one strided view may be copied into (views that repeat elements, such as
-    /// zero strides, can ask for far more than the file holds). Default 16 GiB.
-    public var maxMaterializedBytes = 16 << 30
+    /// The most bytes one strided view may be copied into when that is more than its storage
+    /// holds: only views that repeat elements (zero strides) can, and they could otherwise ask for
+    /// far more memory than the file is large. Default 1 GiB.
+    public var maxMaterializedBytes = 1 << 30
 
     /// Default options: refuse unknown globals, default budgets.
     public init(allowUnknownObjects: Bool = false) {

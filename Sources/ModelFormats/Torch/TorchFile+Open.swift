@@ -53,7 +53,7 @@ extension TorchFile {
             throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
         }
         warnings += unpickled.warnings.map { "data.pkl: \($0)" }
-        if unpickled.trailingByteCount > 0 { warnings.append("data.pkl: \(unpickled.trailingByteCount) bytes after STOP ignored") }
+        if unpickled.trailingByteCount > 0 { warnings.append(TorchFile.trailingBytesWarning(unpickled.trailingByteCount)) }
 
         var table = StorageTable()
         var interpreter = TorchInterpreter(
