@@ -42,7 +42,7 @@ public struct Inspection {
         format = source.format
         fileBytes = source.fileByteCount
         metadata = source.metadata
-        tensors = source.entries.filter { filter == nil || Inspection.matches($0.name, glob: filter!) }
+        tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
         warnings = source.warnings
         sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
     }

@@ -24,9 +24,9 @@ final class JSONCDocument {
         json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
         let start = structure.valueStart
         let length = structure.valueEnd - start
+        guard length > 0, let base = text.baseAddress else { throw .syntax(offset: start, reason: "no JSON value") }
         // SAFETY: start..<valueEnd lies inside `text` (the scanner found it there).
-        let parsed = json_tokener_parse_ex(
-            tokener, text.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self), Int32(length))
+        let parsed = json_tokener_parse_ex(tokener, base.advanced(by: start).assumingMemoryBound(to: CChar.self), Int32(length))
         let status = json_tokener_get_error(tokener)
         guard let parsed, status == json_tokener_success else {
             let end = start + Int(json_tokener_get_parse_end(tokener))
