@@ -92,8 +92,9 @@ public enum Conversion {
     static func writeSafetensors(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
         let total = plan.entries.reduce(0) { $0 + $1.byteCount }
         var done = 0
-        let metadata = plan.source.format == .safetensors || plan.source.format == .safetensorsSharded || plan.source.format == .directory
-            ? plan.source.metadata : ["format": "pt"]
+        // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
+        let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
+        let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
             done += plan.entries[index].byteCount

@@ -38,6 +38,8 @@ public struct Verification {
     /// - Throws: `ModelFileError` only when the path cannot be read at all (missing, unreadable).
     public static func verify(path: String, options: ReadOptions = ReadOptions()) throws -> Verification {
         let source: TensorSource
+        var options = options
+        options.strictShards = false
         do {
             source = try ModelFile.open(path, options: options)
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
@@ -49,7 +51,7 @@ public struct Verification {
         if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.format) {
             findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
         }
-        if let sharded = source as? ShardedSafetensors { findings += sharded.disagreements.map(\.description) }
+        if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel { findings += sharded.disagreements.map(\.description) }
         if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
             findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
         }

@@ -42,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
     static let spellings: [String: (inputs: Set<ModelFormat>, output: OutputFormat)] = {
         let inputs: [String: Set<ModelFormat>] = [
             "safetensors": [.safetensors, .safetensorsSharded, .directory],
-            "pth": [.pytorchZip, .pytorchLegacy],
+            "pth": [.pytorchZip, .pytorchLegacy, .pytorchSharded],
             "legacy": [.pytorchLegacy],
             "ckpt": [.lightningCheckpoint, .pytorchZip, .pytorchLegacy],
         ]

@@ -72,7 +72,7 @@ struct SafetensorsReaderTests {
 
     @Test("the sharded set huggingface_hub wrote reads as one model")
     func shardedSet() throws {
-        let set = try ShardedSafetensors(indexPath: Fixture.path("safetensors/sharded/model.safetensors.index.json"))
+        let set = try ShardedModel(indexPath: Fixture.path("safetensors/sharded/model.safetensors.index.json"))
         #expect(set.shards.map(\.name) == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
         #expect(Set(set.entries.map(\.name)) == ["layers.0.weight", "layers.1.weight", "layers.2.weight", "layers.3.weight", "head.bias"])
         #expect(set.disagreements.isEmpty)
@@ -96,15 +96,41 @@ struct SafetensorsReaderTests {
         let path = folder.appendingPathComponent("model.safetensors.index.json").path
         // Shards are visited in order of first appearance in the index: 00002 first.
         #expect(throws: ShardedSafetensorsError.tensorNotInIndex(tensor: "head.bias", shard: "model-00002-of-00002.safetensors")) {
-            try ShardedSafetensors(indexPath: path)
+            try ShardedModel(indexPath: path)
         }
-        let lenient = try ShardedSafetensors(indexPath: path, strict: false)
+        let lenient = try ShardedModel(indexPath: path, strict: false)
         #expect(lenient.disagreements.contains(.tensorMissingFromShard(tensor: "ghost", shard: "model-00001-of-00002.safetensors")))
         #expect(lenient.disagreements.contains(.tensorNotInIndex(tensor: "layers.0.weight", shard: "model-00001-of-00002.safetensors")))
         // 00002 holds three unlisted tensors, 00001 two (one listed under the other shard), plus the ghost.
         #expect(lenient.disagreements.count == 6, "\(lenient.disagreements)")
         let escape = #"{"metadata": {}, "weight_map": {"a": "../model-00001-of-00002.safetensors"}}"#
         try escape.write(to: folder.appendingPathComponent("model.safetensors.index.json"), atomically: true, encoding: .utf8)
-        #expect(throws: ShardedSafetensorsError.unsafeShardName("../model-00001-of-00002.safetensors")) { try ShardedSafetensors(indexPath: path) }
+        #expect(throws: ShardedSafetensorsError.unsafeShardName("../model-00001-of-00002.safetensors")) { try ShardedModel(indexPath: path) }
+    }
+}
+
+@Suite("sharded torch archives")
+struct ShardedTorchTests {
+    @Test("a pytorch_model.bin.index.json folder reads as one model")
+    func binShards() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = try TorchFile(path: Fixture.path("torch/state_dict.pth"))
+        let state = try source.stateDict()
+        let names = state.names
+        for (number, group) in [Array(names.prefix(4)), Array(names.dropFirst(4))].enumerated() {
+            var part = StateDict()
+            for name in group { try part.append(name, state[name]!) }
+            try TorchWriter.write(part, to: folder.appendingPathComponent("pytorch_model-0000\(number + 1)-of-00002.bin").path, overwrite: false)
+        }
+        let map = names.enumerated().map { "\"\($0.element)\": \"pytorch_model-0000\($0.offset < 4 ? 1 : 2)-of-00002.bin\"" }.joined(separator: ", ")
+        try #"{"metadata": {"total_size": 380}, "weight_map": {\#(map)}}"#
+            .write(to: folder.appendingPathComponent("pytorch_model.bin.index.json"), atomically: true, encoding: .utf8)
+        let model = try ModelFile.open(folder.path)
+        #expect(model.format == .directory)
+        let sharded = try #require((model as? FolderSource)?.weights as? ShardedModel)
+        #expect(sharded.format == .pytorchSharded && sharded.disagreements.isEmpty && sharded.warnings.isEmpty)
+        #expect(model.entries.map(\.name) == names)
+        for index in model.entries.indices { #expect(try model.tensor(at: index) == state[names[index]]) }
     }
 }

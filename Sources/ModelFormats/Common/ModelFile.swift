@@ -20,6 +20,8 @@ public struct ReadOptions: Sendable {
     /// holds: only views that repeat elements (zero strides) can, and they could otherwise ask for
     /// far more memory than the file is large. Default 1 GiB.
     public var maxMaterializedBytes = 1 << 30
+    /// Refuse a sharded set whose index and shards disagree (`verify` lists the disagreements instead).
+    public var strictShards = true
 
     /// Default options: refuse unknown globals, default budgets.
     public init(allowUnknownObjects: Bool = false) {
@@ -44,7 +46,7 @@ public enum ModelFile {
     static func openFile(_ path: String, options: ReadOptions) throws -> TensorSource {
         switch try FormatDetector.detect(path: path) {
         case .safetensors: return try SafetensorsFile(path: path)
-        case .shardIndex: return try ShardedSafetensors(indexPath: path)
+        case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
         case .directory(let weights): return try FolderSource(path: path, weights: try open(weights, options: options))
         }

@@ -6,6 +6,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case safetensors
     /// `model.safetensors.index.json` plus its shards.
     case safetensorsSharded = "safetensors-sharded"
+    /// `pytorch_model.bin.index.json` plus its torch archive shards.
+    case pytorchSharded = "pytorch-sharded"
     /// A `torch.save` zip archive (`.pth`, `.pt`, `.bin`).
     case pytorchZip = "pytorch-zip"
     /// The pre-1.6 `torch.save` stream of pickles and raw storages.

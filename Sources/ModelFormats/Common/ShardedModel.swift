@@ -1,7 +1,7 @@
 import BinaryIO
 import TensorData
 
-// Sharded safetensors sets as Hugging Face writes them (FORMATS.md §1.8): an index file
+// Sharded sets as Hugging Face writes them (FORMATS.md §1.8): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
 // next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
 
@@ -93,14 +93,16 @@ public enum ShardedSafetensorsError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A sharded safetensors set read as one model: the index plus every shard, each validated.
-public final class ShardedSafetensors: TensorSource {
+/// A sharded set read as one model: the index plus every shard, each validated. Shards are
+/// usually safetensors (`model.safetensors.index.json`); `pytorch_model.bin.index.json` sets of
+/// torch archives read the same way.
+public final class ShardedModel: TensorSource {
     public let path: String
-    public var format: ModelFormat { .safetensorsSharded }
+    public let format: ModelFormat
     /// The parsed index.
     public let index: SafetensorsIndex
     /// The shards, in order of first appearance in the index.
-    public let shards: [(name: String, file: SafetensorsFile)]
+    public let shards: [(name: String, source: TensorSource)]
     public let entries: [TensorEntry]
     public private(set) var warnings: [String] = []
     /// Where the index and the shards disagree (empty for a consistent set).
@@ -111,26 +113,28 @@ public final class ShardedSafetensors: TensorSource {
     ///
     /// - Parameter strict: throw on the first disagreement between index and shards (the
     ///   default); when `false`, disagreements are collected in ``disagreements`` (for `verify`).
-    /// - Throws: `FileError`, `SafetensorsError` (naming the shard), `ShardedSafetensorsError`.
-    public init(indexPath path: String, strict: Bool = true) throws {
+    /// - Throws: `FileError`, the shards' format errors (naming the shard), `ShardedSafetensorsError`.
+    public init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
         self.path = path
         let indexFile = try MappedFile(path: path)
         index = try SafetensorsIndex.parse(indexFile.bytes)
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        var shards: [(String, SafetensorsFile)] = []
+        var shards: [(String, TensorSource)] = []
         var problems: [ShardedSafetensorsError] = []
         for name in index.shardNames {
             let shardPath = folder + "/" + name
             do {
-                shards.append((name, try SafetensorsFile(path: shardPath)))
-            } catch let error as FileError where error.operation == "open" {
+                if case .shardIndex = try FormatDetector.detect(path: shardPath) { throw ShardedSafetensorsError.invalidIndex("shard \(name) is itself an index") }
+                shards.append((name, try ModelFile.openFile(shardPath, options: options)))
+            } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
                 throw ShardedSafetensorsError.missingShard(name)
             } catch {
                 throw ShardReadError(shard: name, underlying: error)
             }
         }
         self.shards = shards
-        // Map every tensor of every shard, in shard order then header order.
+        format = shards.allSatisfy { $0.1.format == .safetensors } ? .safetensorsSharded : .pytorchSharded
+        // Map every tensor of every shard, in shard order then file order.
         var entries: [TensorEntry] = []
         var locations: [(Int, Int)] = []
         var owner: [String: String] = [:]
@@ -162,19 +166,19 @@ public final class ShardedSafetensors: TensorSource {
         }
     }
 
-    public var fileByteCount: Int { shards.reduce(0) { $0 + $1.file.fileByteCount } }
+    public var fileByteCount: Int { shards.reduce(0) { $0 + $1.source.fileByteCount } }
 
     /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
-    public var metadata: [String: String]? { shards.first?.file.metadata }
+    public var metadata: [String: String]? { shards.first?.source.metadata }
 
     public func tensor(at index: Int) throws -> RawTensor {
         let location = locations[index]
-        return try shards[location.shard].file.tensor(at: location.tensor)
+        return try shards[location.shard].source.tensor(at: location.tensor)
     }
 
     public func releaseMemory(forTensorAt index: Int) {
         let location = locations[index]
-        shards[location.shard].file.releaseMemory(forTensorAt: location.tensor)
+        shards[location.shard].source.releaseMemory(forTensorAt: location.tensor)
     }
 
     /// The shard file name holding tensor `index`.
