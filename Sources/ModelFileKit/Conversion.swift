@@ -48,6 +48,8 @@ public struct ConversionOptions {
     public var readOptions = ReadOptions()
     /// Called with (bytes done, bytes total) as tensors are written.
     public var progress: ((Int, Int) -> Void)?
+    /// When set (by a spelling such as `pth-to-safetensors`), the input must have one of these formats.
+    public var requiredInput: (spelling: String, formats: Set<ModelFormat>)?
 
     /// Default options: same dtypes, every tensor, no overwrite.
     public init() {}
@@ -72,6 +74,12 @@ public enum Conversion {
     /// - Throws: `ModelFileError` naming the file at fault; nothing is left at `output` on failure.
     public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
+        if let required = options.requiredInput {
+            let format = (source as? FolderSource)?.weights.format ?? source.format
+            guard required.formats.contains(format) || required.formats.contains(source.format) else {
+                throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
+            }
+        }
         let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
         guard let format else {
@@ -157,6 +165,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case nameCollision(String)
     /// `--max-shard-size` with a non-safetensors output.
     case shardingNeedsSafetensors
+    /// The input's format is not the one a spelling such as `pth-to-safetensors` names.
+    case inputFormatMismatch(spelling: String, found: ModelFormat)
 
     public var description: String {
         switch self {
@@ -167,6 +177,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
         case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
         case .nameCollision(let name): return "after renaming, two tensors are named \"\(name)\""
         case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth or ckpt"
+        case .inputFormatMismatch(let spelling, let found):
+            return "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)"
         }
     }
 }

@@ -71,10 +71,7 @@ struct ConvertCommand: ParsableCommand {
             var options = ConversionOptions()
             options.outputFormat = to
             if arguments.count == 3, let spelling = ConvertCommand.spellings[arguments[0]] {
-                let format = try Inspection.inspect(path: input, options: reading.readOptions).format
-                guard spelling.inputs.contains(format) else {
-                    throw ModelFileError(path: input, underlying: SpellingMismatch(spelling: arguments[0], found: format))
-                }
+                options.requiredInput = (arguments[0], spelling.inputs)
                 options.outputFormat = to ?? spelling.output
             }
             options.dtype = dtype?.dtype
@@ -92,11 +89,4 @@ struct ConvertCommand: ParsableCommand {
             return 0
         }
     }
-}
-
-/// The input's format is not the one the conversion spelling names.
-struct SpellingMismatch: Error, CustomStringConvertible {
-    let spelling: String
-    let found: ModelFormat
-    var description: String { "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)" }
 }
