@@ -478,7 +478,7 @@ def training_checks(modelfile, work):
             return torch.optim.Adam(self.parameters(), lr=0.01)
 
     # 2. A checkpoint modelfile trains resumes in Lightning, which then takes the same steps we do.
-    ours = os.path.join(work, "ours.ckpt")
+    ours = os.path.join(work, "trained-here.ckpt")
     run(modelfile, "train", "--data", rows_csv, "--optimizer", "adam", "--lr", "0.01", "--epochs", "2",
         "--batch-size", "16", "--no-shuffle", "--out", ours)
     seen = {}
@@ -508,7 +508,7 @@ def training_checks(modelfile, work):
     trainer = lightning_trainer(2)
     lit = LitFNN()
     trainer.fit(lit, loader)
-    theirs = os.path.join(work, "theirs.ckpt")
+    theirs = os.path.join(work, "trained-in-lightning.ckpt")
     trainer.save_checkpoint(theirs)
     trainer = lightning_trainer(3)
     trainer.fit(lit, loader, ckpt_path=theirs)
