@@ -10,6 +10,7 @@
 //   TensorCore    float32 tensors with reverse-mode autograd (OpenBLAS for matmul)
 //   TensorNN      modules, losses, optimizers, datasets
 //   ModelFileKit  workflows: inspect, convert, verify, diff, scan, strip, train, predict
+//   ModelFile     the library product: re-exports the modules above, so `import ModelFile` is enough
 //   modelfile     the command-line tool (argument parsing and rendering only)
 import PackageDescription
 
@@ -17,6 +18,7 @@ let package = Package(
     name: "modelfile",
     products: [
         .executable(name: "modelfile", targets: ["modelfile"]),
+        .library(name: "ModelFile", targets: ["ModelFile"]),
         .library(name: "ModelFileKit", targets: ["ModelFileKit"]),
     ],
     dependencies: [
@@ -40,6 +42,7 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["TensorData", "COpenBLAS"]),
         .target(name: "TensorNN", dependencies: ["TensorCore"]),
         .target(name: "ModelFileKit", dependencies: ["ModelFormats", "TensorNN"]),
+        .target(name: "ModelFile", dependencies: ["TensorData", "ModelFormats", "TensorCore", "TensorNN", "ModelFileKit"]),
         .executableTarget(
             name: "modelfile",
             dependencies: [

@@ -64,7 +64,7 @@ public struct ConversionResult {
     /// Bytes of tensor data written.
     public let tensorBytes: Int
     /// Non-fatal notes (tensors left in their dtype, …).
-    public let warnings: [String]
+    public let warnings: [ModelFileWarning]
 }
 
 /// Converts between model formats, streaming one tensor at a time.
@@ -191,7 +191,7 @@ struct ConversionPlan {
     /// For each output entry, the source index.
     let sourceIndices: [Int]
     let cast: DType?
-    let warnings: [String]
+    let warnings: [ModelFileWarning]
 
     init(source: TensorSource, options: ConversionOptions) throws {
         self.source = source
@@ -219,7 +219,7 @@ struct ConversionPlan {
         if let select, entries.isEmpty, !source.entries.isEmpty { throw ConversionError.selectionEmpty(select) }
         self.entries = entries
         sourceIndices = indices
-        warnings = uncast.isEmpty ? [] : ["--dtype leaves \(uncast.count) tensor(s) of other float types unchanged: \(uncast.prefix(5).joined(separator: ", "))\(uncast.count > 5 ? ", …" : "")"]
+        warnings = uncast.isEmpty ? [] : [.castLeavesTensorsUnchanged(names: uncast)]
     }
 
     /// The subtree converted when `--select` is not given: `state_dict` for a Lightning checkpoint

@@ -19,7 +19,7 @@ public struct Inspection {
     /// The tensors listed (all, or those matching `--filter`), in file order.
     public let tensors: [TensorEntry]
     /// Non-fatal observations.
-    public let warnings: [String]
+    public let warnings: [ModelFileWarning]
     /// Extra top-level JSON members contributed by the format (globals, checkpoint summary, …),
     /// each with the lines the table shows for it.
     public let sections: [InspectionSection]
@@ -85,7 +85,7 @@ public struct Inspection {
             ])),
         ]
         for section in sections { members.append((section.key, section.json)) }
-        members.append(("warnings", .array(warnings.map { .string($0) })))
+        members.append(("warnings", .array(warnings.map { .string($0.message) })))
         return .object(members)
     }
 

@@ -82,7 +82,7 @@ public struct TrainingResult: Sendable {
     /// Files written.
     public let outputs: [String]
     /// Notes (a resumed scheduler that is not applied, …).
-    public let warnings: [String]
+    public let warnings: [ModelFileWarning]
 
     /// The `modelfile.train/1` JSON document.
     public var json: JSONValue {
@@ -102,7 +102,7 @@ public struct TrainingResult: Sendable {
             ("global_step", .int(globalStep)),
             ("loop_seconds", .double(loopSeconds)),
             ("outputs", .array(outputs.map { .string($0) })),
-            ("warnings", .array(warnings.map { .string($0) })),
+            ("warnings", .array(warnings.map { .string($0.message) })),
         ])
     }
 }
@@ -142,7 +142,7 @@ public enum Training {
         let table = try c.dataPath.map { path in try attributing(to: path) { try CSVTable(contentsOfFile: path) } } ?? CSVTable(text: BundledData.diabetesCSV)
         let resumed = try c.resumePath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
         let initial = try c.initPath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
-        var warnings: [String] = []
+        var warnings: [ModelFileWarning] = []
 
         // The data, standardised with the saved statistics when continuing a standardised run.
         let target: TargetColumn = c.target.map { .named($0) } ?? .last
@@ -189,7 +189,7 @@ public enum Training {
             startEpoch = resumed.epochsCompleted
             globalStep = resumed.globalStep
             if !resumed.schedulers.isEmpty {
-                warnings.append("the checkpoint's learning-rate scheduler (\(resumed.schedulers.compactMap(\.kind).joined(separator: ", "))) is not applied; training continues at the saved learning rate")
+                warnings.append(.schedulersNotApplied(kinds: resumed.schedulers.compactMap(\.kind)))
             }
         }
         let optimizer = makeOptimizer(kind, model.parameters(), c)

@@ -27,7 +27,7 @@ public struct Verification {
     /// Problems found, one line each.
     public let findings: [String]
     /// Non-fatal notes.
-    public let warnings: [String]
+    public let warnings: [ModelFileWarning]
 
     /// Whether nothing was found.
     public var isClean: Bool { findings.isEmpty }
@@ -113,7 +113,7 @@ public struct Verification {
                 .object([("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))])
             })),
             ("findings", .array(findings.map { .string($0) })),
-            ("warnings", .array(warnings.map { .string($0) })),
+            ("warnings", .array(warnings.map { .string($0.message) })),
         ])
     }
 

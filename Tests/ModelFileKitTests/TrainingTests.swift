@@ -98,7 +98,7 @@ struct TrainingTests {
         let result = try Training.run(c)
         #expect(result.startEpoch == 2 && result.epochs.count == 1)
         #expect(result.globalStep == 8 + 24)
-        #expect(result.warnings.first?.contains("StepLR") == true)
+        #expect(result.warnings.first == .schedulersNotApplied(kinds: ["StepLR"]))
         let written = try TorchFile(path: result.outputs[0])
         let checkpoint = try LightningCheckpoint(root: written.root)
         #expect(checkpoint.optimizers.first?.kind == .adam)

@@ -104,7 +104,7 @@ public final class ShardedModel: TensorSource {
     /// The shards, in order of first appearance in the index.
     public let shards: [(name: String, source: TensorSource)]
     public let entries: [TensorEntry]
-    public private(set) var warnings: [String] = []
+    public private(set) var warnings: [ModelFileWarning] = []
     /// Where the index and the shards disagree (empty for a consistent set).
     public let disagreements: [ShardedSafetensorsError]
     private let locations: [(shard: Int, tensor: Int)]
@@ -161,7 +161,7 @@ public final class ShardedModel: TensorSource {
         if let declared = index.metadata["total_size"], let total = Int(declared) {
             let actual = entries.reduce(0) { $0 + $1.byteCount }
             if total != actual {
-                warnings.append("index metadata total_size is \(total); the shards hold \(actual) bytes of tensors")
+                warnings.append(.indexTotalSizeMismatch(declared: total, actual: actual))
             }
         }
     }

@@ -57,7 +57,7 @@ public protocol TensorSource: AnyObject {
     /// Every tensor, in file order.
     var entries: [TensorEntry] { get }
     /// Non-fatal observations made while reading (returned, never printed).
-    var warnings: [String] { get }
+    var warnings: [ModelFileWarning] { get }
     /// The bytes of tensor `index` as a contiguous, little-endian tensor.
     ///
     /// - Throws: a format error if the bytes are missing or inconsistent.

@@ -13,7 +13,7 @@ public final class SafetensorsFile: TensorSource {
     public let header: SafetensorsHeader
     private let file: MappedFile
     public let entries: [TensorEntry]
-    public var warnings: [String] { [] }
+    public var warnings: [ModelFileWarning] { [] }
 
     /// Opens and validates `path`.
     ///

@@ -11,7 +11,7 @@ extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
                         globals: [PickleGlobalUse], container: Container, bigEndian: Bool)
 
-    static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [String]) throws -> Opened {
+    static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
         let archive: ZipArchive
         do {
             archive = try ZipArchive(file: file, limits: options.zipLimits)
@@ -52,8 +52,8 @@ extension TorchFile {
         } catch {
             throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
         }
-        warnings += unpickled.warnings.map { "data.pkl: \($0)" }
-        if unpickled.trailingByteCount > 0 { warnings.append(TorchFile.trailingBytesWarning(unpickled.trailingByteCount)) }
+        warnings += unpickled.warnings.map { .pickle(record: "data.pkl", $0) }
+        if unpickled.trailingByteCount > 0 { warnings.append(.bytesAfterPickle(record: "data.pkl", count: unpickled.trailingByteCount)) }
 
         var table = StorageTable()
         var interpreter = TorchInterpreter(
@@ -75,7 +75,7 @@ extension TorchFile {
         return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
     }
 
-    static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [String]) throws -> Opened {
+    static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
         let unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
         var offset = 0
         var globals: [PickleGlobalUse] = []
@@ -84,7 +84,7 @@ extension TorchFile {
                 let result = try unpickler.unpickle(file.bytes, from: offset)
                 offset = result.endOffset
                 globals += result.globals
-                warnings += result.warnings.map { "\(name): \($0)" }
+                warnings += result.warnings.map { .pickle(record: name, $0) }
                 return result
             } catch {
                 throw TorchFormatError.pickle(record: name, error)
@@ -98,7 +98,7 @@ extension TorchFile {
         }
         let systemInfo = try next("sys_info pickle")
         if let dict = systemInfo.value.dictValue, dict["little_endian"]?.boolValue == false {
-            warnings.append("written on a big-endian machine; legacy storages are little-endian regardless")
+            warnings.append(.legacyBigEndianSystem)
         }
         let main = try next("object pickle")
         let keyList = try next("storage-key pickle")
@@ -143,7 +143,7 @@ extension TorchFile {
         for storage in table.records where ranges[storage.legacyView?.rootKey ?? storage.key] == nil {
             throw TorchFormatError.missingStorage(key: storage.legacyView?.rootKey ?? storage.key)
         }
-        if reader.remaining > 0 { warnings.append("\(reader.remaining) bytes after the last storage ignored") }
+        if reader.remaining > 0 { warnings.append(.bytesAfterLastStorage(count: reader.remaining)) }
         return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false)
     }
 

@@ -25,7 +25,7 @@ public final class TorchFile: TensorSource {
     /// Whether the archive's `byteorder` record says `big` (storages are swapped on read).
     public let isBigEndian: Bool
     public let entries: [TensorEntry]
-    public private(set) var warnings: [String]
+    public private(set) var warnings: [ModelFileWarning]
     /// The tensor record behind each entry.
     public let entryTensors: [Int]
 
@@ -48,7 +48,7 @@ public final class TorchFile: TensorSource {
         self.path = path
         limits = options
         file = try MappedFile(path: path)
-        var warnings: [String] = []
+        var warnings: [ModelFileWarning] = []
         let opened: (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord], globals: [PickleGlobalUse],
                      container: Container, bigEndian: Bool)
         switch try FormatDetector.detect(bytes: file.bytes) {
@@ -71,7 +71,7 @@ public final class TorchFile: TensorSource {
         for (name, index) in named {
             let record = opened.interpreter.tensors[index]
             guard let dtype = record.dtype else {
-                warnings.append("tensor \"\(name)\" has dtype torch.\(record.torchDType), which modelfile does not read; skipped")
+                warnings.append(.unreadableDType(tensor: name, torchDType: record.torchDType))
                 continue
             }
             if record.kind == .dense, geometries[index] == nil, let storageIndex = record.storage {
@@ -111,10 +111,10 @@ public final class TorchFile: TensorSource {
         self.entries = entries
         self.entryTensors = entryTensors
         self.geometries = geometries
-        if isBigEndian { warnings.append("big-endian archive: storages are byte-swapped as they are read") }
+        if isBigEndian { warnings.append(.bigEndianArchive) }
         let locations = Set(opened.storages.map(\.location)).subtracting(["cpu"])
-        if !locations.isEmpty { warnings.append("storages saved on \(locations.sorted().joined(separator: ", ")) are read to the CPU") }
-        self.warnings = warnings.map(TorchFormatError.oneLine)
+        if !locations.isEmpty { warnings.append(.storagesOnDevices(locations.sorted())) }
+        self.warnings = warnings
         if case .dict(let top) = root, top["pytorch-lightning_version"] != nil || (top["state_dict"] != nil && top["optimizer_states"] != nil) {
             format = .lightningCheckpoint
         } else {
@@ -125,12 +125,9 @@ public final class TorchFile: TensorSource {
     public var fileByteCount: Int { file.count }
     public var metadata: [String: String]? { nil }
 
-    /// The warning for bytes after data.pkl's STOP (never read; `verify` reports it as a finding).
-    static func trailingBytesWarning(_ count: Int) -> String { "data.pkl: \(count) bytes after STOP ignored" }
-
     /// Whether data.pkl holds bytes after its STOP: torch never reads them, but nothing legitimate
     /// puts them there (hidden second pickles have been used to slip past scanners).
-    public var hasBytesAfterPickle: Bool { warnings.contains { $0.hasPrefix("data.pkl: ") && $0.hasSuffix(" bytes after STOP ignored") } }
+    public var hasBytesAfterPickle: Bool { warnings.contains { $0.code == .bytesAfterPickle } }
 
     /// The globals outside the allowlist that were kept as inert records.
     public var unknownGlobals: [PickleGlobalUse] { globals.filter { $0.verdict != .allow } }

@@ -1,0 +1,90 @@
+import PickleVM
+
+// Non-fatal observations are values, never text for other code to match on: each case carries the
+// facts it concerns, `code` names the kind for programs, and `message` is the one-line wording a
+// program may show. Text in the associated values comes from the file and is unescaped; whoever
+// shows a message on a terminal escapes it once (docs/security.md).
+
+/// Something noticed while reading or converting a file that did not stop the work, as a typed
+/// value. Readers and workflows share this one type, so every `warnings` list in the library is the same.
+public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
+    /// A tensor whose torch dtype has no stored equivalent here; it is left out of the entries.
+    case unreadableDType(tensor: String, torchDType: String)
+    /// A zip archive written on a big-endian machine: storages are byte-swapped as they are read.
+    case bigEndianArchive
+    /// A legacy file whose system record says big-endian (its storages are little-endian anyway).
+    case legacyBigEndianSystem
+    /// Storages were saved on devices other than the CPU; they are read to the CPU.
+    case storagesOnDevices([String])
+    /// The unpickler noted something in the pickle `record`.
+    case pickle(record: String, PickleWarning)
+    /// `count` bytes follow the STOP of `record` and are ignored (torch never reads them).
+    case bytesAfterPickle(record: String, count: Int)
+    /// `count` bytes follow the last storage of a legacy file and are ignored.
+    case bytesAfterLastStorage(count: Int)
+    /// A sharded index's `metadata.total_size` disagrees with the shards.
+    case indexTotalSizeMismatch(declared: Int, actual: Int)
+    /// `convert --dtype` leaves these tensors (floating types it does not cast) unchanged.
+    case castLeavesTensorsUnchanged(names: [String])
+    /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
+    case schedulersNotApplied(kinds: [String])
+
+    /// The kind of warning, for programs that act on it.
+    public enum Code: String, Sendable, CaseIterable {
+        case unreadableDType = "unreadable_dtype"
+        case bigEndianArchive = "big_endian_archive"
+        case legacyBigEndianSystem = "legacy_big_endian_system"
+        case storagesOnDevices = "storages_on_devices"
+        case pickle
+        case bytesAfterPickle = "bytes_after_pickle"
+        case bytesAfterLastStorage = "bytes_after_last_storage"
+        case indexTotalSizeMismatch = "index_total_size_mismatch"
+        case castLeavesTensorsUnchanged = "cast_leaves_tensors_unchanged"
+        case schedulersNotApplied = "schedulers_not_applied"
+    }
+
+    /// The kind of this warning.
+    public var code: Code {
+        switch self {
+        case .unreadableDType: return .unreadableDType
+        case .bigEndianArchive: return .bigEndianArchive
+        case .legacyBigEndianSystem: return .legacyBigEndianSystem
+        case .storagesOnDevices: return .storagesOnDevices
+        case .pickle: return .pickle
+        case .bytesAfterPickle: return .bytesAfterPickle
+        case .bytesAfterLastStorage: return .bytesAfterLastStorage
+        case .indexTotalSizeMismatch: return .indexTotalSizeMismatch
+        case .castLeavesTensorsUnchanged: return .castLeavesTensorsUnchanged
+        case .schedulersNotApplied: return .schedulersNotApplied
+        }
+    }
+
+    /// One line of text (file-derived parts unescaped).
+    public var message: String {
+        switch self {
+        case .unreadableDType(let tensor, let torchDType):
+            return "tensor \"\(tensor)\" has dtype torch.\(torchDType), which modelfile does not read; skipped"
+        case .bigEndianArchive:
+            return "big-endian archive: storages are byte-swapped as they are read"
+        case .legacyBigEndianSystem:
+            return "written on a big-endian machine; legacy storages are little-endian regardless"
+        case .storagesOnDevices(let devices):
+            return "storages saved on \(devices.joined(separator: ", ")) are read to the CPU"
+        case .pickle(let record, let warning):
+            return "\(record): \(warning)"
+        case .bytesAfterPickle(let record, let count):
+            return "\(record): \(count) bytes after STOP ignored"
+        case .bytesAfterLastStorage(let count):
+            return "\(count) bytes after the last storage ignored"
+        case .indexTotalSizeMismatch(let declared, let actual):
+            return "index metadata total_size is \(declared); the shards hold \(actual) bytes of tensors"
+        case .castLeavesTensorsUnchanged(let names):
+            let listed = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+            return "--dtype leaves \(names.count) tensor(s) of other float types unchanged: \(listed)"
+        case .schedulersNotApplied(let kinds):
+            return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
+        }
+    }
+
+    public var description: String { message }
+}
