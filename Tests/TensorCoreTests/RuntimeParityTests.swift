@@ -322,3 +322,67 @@ struct RuntimeParityTests {
         #expect(original.grad?.scalars == [3, 3])
     }
 }
+
+@Suite("The linear-algebra backend")
+struct BLASTests {
+    @Test("OpenBLAS's kernels follow the CPU's features, and the choice does not leak into the environment")
+    func coreType() {
+        let flags = OpenBLASLibrary.cpuFlags()
+        #if os(Linux) && arch(x86_64)
+        #expect(flags.contains("sse2"))
+        #endif
+        let expected: String? = flags.contains("avx512bw") && flags.contains("avx512vl") && flags.contains("avx512dq")
+            && flags.contains("avx512cd") && flags.contains("avx512f") ? "SkylakeX"
+            : flags.contains("avx2") && flags.contains("fma") ? "Haswell" : nil
+        #expect(OpenBLASLibrary.preferredCoreType() == expected)
+        let before = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
+        #expect(ComputeThreads.isUsingOpenBLAS)
+        #expect(getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } == before)
+        let product = Tensor.ones([64, 64]).matmul(Tensor.ones([64, 64]))
+        #expect(product.scalars.allSatisfy { $0 == 64 })
+    }
+}
+
+@Suite("Vectorized logarithm, sine and cosine of normal sampling")
+struct VectorMathTests {
+    @Test("log stays within 2 ulp of the C library over (0, 1] and beyond")
+    func logarithm() {
+        var generator = SplitMix64(seed: 11)
+        var worst: Float = 0
+        for _ in 0..<20_000 {
+            var lanes = SIMD8<Float>()
+            for lane in 0..<8 {
+                // Uniform exponents from 2^-24 to 2^8, uniform mantissas.
+                let exponent = Float(Int(generator.next() % 33)) - 24
+                lanes[lane] = Float(sign: .plus, exponent: Int(exponent), significand: 1 + generator.nextUnitFloat())
+            }
+            let result = VectorMath.log(lanes)
+            for lane in 0..<8 {
+                let exact = Foundation.log(Double(lanes[lane]))
+                let ulp = Float(exact).ulp
+                worst = max(worst, Float(abs(Double(result[lane]) - exact)) / ulp)
+            }
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp")
+        #expect(VectorMath.log(SIMD8(repeating: 1)) == SIMD8(repeating: 0))
+    }
+
+    @Test("cos(2πt) and sin(2πt) stay within 2e-7 of the C library in Double")
+    func cosineAndSine() {
+        var generator = SplitMix64(seed: 12)
+        var worst: Double = 0
+        for step in 0..<20_000 {
+            var turns = SIMD8<Float>()
+            for lane in 0..<8 { turns[lane] = step == 0 ? Float(lane) / 8 : generator.nextUnitFloat() }
+            let (cosine, sine) = VectorMath.cosSinOfTurns(turns)
+            for lane in 0..<8 {
+                let angle = 2 * Double.pi * Double(turns[lane])
+                worst = max(worst, abs(Double(cosine[lane]) - Foundation.cos(angle)), abs(Double(sine[lane]) - Foundation.sin(angle)))
+            }
+        }
+        #expect(worst <= 2e-7, "worst error \(worst)")
+        let (cosine, sine) = VectorMath.cosSinOfTurns(SIMD8(0, 0.25, 0.5, 0.75, 0.125, 0.999_999_94, 0.375, 0.625))
+        #expect(cosine[0] == 1 && sine[0] == 0 && cosine[1] == 0 && sine[1] == 1)
+        #expect(cosine[2] == -1 && sine[2] == 0 && cosine[3] == 0 && sine[3] == -1)
+    }
+}
