@@ -248,7 +248,23 @@ public final class TorchFile: TensorSource {
         let bytes = withExtendedLifetime(owner) {
             geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit, resolving: resolve)
         }
+        if let resolve, resolve.negative, dtype == .f16 || dtype == .bf16, TorchFile.holdsNaN(bytes, dtype: dtype) {
+            // torch negates a float16/bfloat16 NaN differently in its vector and scalar CPU loops.
+            throw TorchFormatError.unsupportedObject(
+                path: name, description: "the negative bit on a \(dtype == .f16 ? "float16" : "bfloat16") tensor holding NaN is not supported: torch's result depends on its CPU kernel")
+        }
         return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
+    }
+
+    /// Whether 16-bit float `bytes` hold a NaN.
+    static func holdsNaN(_ bytes: TensorBytes, dtype: DType) -> Bool {
+        let (exponent, mantissa): (UInt16, UInt16) = dtype == .f16 ? (0x7C00, 0x03FF) : (0x7F80, 0x007F)
+        return bytes.withUnsafeBytes { buffer in
+            stride(from: 0, to: buffer.count - 1, by: 2).contains { offset in
+                let bits = buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+                return bits & exponent == exponent && bits & mantissa != 0
+            }
+        }
     }
 
     /// A record's view checked against its storage (records reached by name were checked on open).
