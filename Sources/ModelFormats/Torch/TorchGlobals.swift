@@ -3,8 +3,8 @@ import TensorData
 // The globals a torch pickle may name, and what each means here.
 //
 // This is exactly the default allowlist of `torch.load(weights_only=True)` in torch 2.15
-// (torch/_weights_only_unpickler.py `_get_allowed_globals`; the 144 entries are listed in
-// FORMATS.md §2.9). Names are matched exactly, after the Python-2 name mapping, as
+// (torch/_weights_only_unpickler.py `_get_allowed_globals`; 144 entries; docs/security.md,
+// "The allowlist is torch's, exactly"). Names are matched exactly, after the Python-2 name mapping, as
 // "module.name". Nothing is ever imported or called: each entry maps to a Swift meaning that the
 // torch interpreter applies to inert pickle values. Anything else is refused at the GLOBAL opcode
 // that names it (or, with --allow-unknown-objects, kept as an inert record).
