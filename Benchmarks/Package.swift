@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
-// Training and inference benchmarks of the tensor runtime, run beside `train_bench_torch.py`
-// (the same work in PyTorch). Build in release:  swift run -c release TrainBench
+// Training and inference benchmarks of the tensor runtime, run beside `train_bench_torch.py`, and
+// the tensor basics of the library contract, run beside `tensor_bench_torch.py` (the same work in
+// PyTorch). Build in release:  swift run -c release TrainBench  /  swift run -c release TensorBench
 import PackageDescription
 
 let package = Package(
@@ -13,5 +14,8 @@ let package = Package(
         .executableTarget(
             name: "TrainBench",
             dependencies: [.product(name: "ModelFileKit", package: "modelfile")]),
+        .executableTarget(
+            name: "TensorBench",
+            dependencies: [.product(name: "ModelFile", package: "modelfile")]),
     ]
 )

@@ -49,9 +49,29 @@ enum Kernels {
         for i in 0..<n { pa[i] += pb[i] }
     }
 
-    /// The sum of all elements, with 16 independent partial sums (close to PyTorch's cascade sum and
-    /// vectorized).
+    /// Elements summed in float32 before their total joins the Double accumulator: 16 lanes of 256
+    /// elements each, so no float32 partial sum adds more than 256 terms.
+    static let sumBlockLength = 4096
+
+    /// The sum of all elements, accurate for long arrays like PyTorch's cascade sum: each block of
+    /// ``sumBlockLength`` elements is summed in 16 vectorized float32 lanes, and the block totals are
+    /// accumulated in Double. (`ones([17_000_000]).sum()` is exactly 17,000,000.)
     static func sum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+        if n <= sumBlockLength { return Float(blockSum(x, count: n)) }
+        var total: Double = 0
+        var start = 0
+        while start < n {
+            let length = Swift.min(sumBlockLength, n - start)
+            // SAFETY: elements start..<start + length are below n.
+            total += blockSum(x + start, count: length)
+            start += length
+        }
+        return Float(total)
+    }
+
+    /// The sum of up to ``sumBlockLength`` elements with 16 independent float32 partial sums.
+    @inline(__always)
+    private static func blockSum(_ x: UnsafePointer<Float>, count n: Int) -> Double {
         var partial = SIMD16<Float>()
         var i = 0
         while i + 16 <= n {
@@ -59,15 +79,21 @@ enum Kernels {
             partial += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
             i += 16
         }
-        var total = partial.sum()
+        var total = Double(partial.sum())
         while i < n {
-            total += x[i]
+            total += Double(x[i])
             i += 1
         }
         return total
     }
 
-    /// Sums over the middle axis of a `[outer, length, inner]` array into `[outer, inner]`.
+    /// Rows summed in float32 before they join the Double accumulators of a column sum.
+    static let columnBlockLength = 256
+
+    /// Sums over the middle axis of a `[outer, length, inner]` array into `[outer, inner]`, accurate
+    /// for long axes: a contiguous axis (`inner == 1`) uses ``sum(_:count:)``; otherwise rows are
+    /// added in float32 in blocks of ``columnBlockLength`` and the block totals in Double (the
+    /// bias gradient of a layer is such a sum over the batch).
     static func sumMiddleAxis(
         _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, outer: Int, length: Int, inner: Int
     ) {
@@ -75,13 +101,39 @@ enum Kernels {
             for o in 0..<outer { out[o] = sum(x + o * length, count: length) }
             return
         }
-        out.update(repeating: 0, count: outer * inner)
-        for o in 0..<outer {
-            let destination = out + o * inner
-            for l in 0..<length {
-                // SAFETY: row (o, l) starts at (o * length + l) * inner and has `inner` elements.
-                let row = x + (o * length + l) * inner
-                for i in 0..<inner { destination[i] += row[i] }
+        if length <= columnBlockLength {
+            out.update(repeating: 0, count: outer * inner)
+            for o in 0..<outer {
+                let destination = out + o * inner
+                for l in 0..<length {
+                    // SAFETY: row (o, l) starts at (o * length + l) * inner and has `inner` elements.
+                    let row = x + (o * length + l) * inner
+                    for i in 0..<inner { destination[i] += row[i] }
+                }
+            }
+            return
+        }
+        var block = [Float](repeating: 0, count: inner)
+        var totals = [Double](repeating: 0, count: inner)
+        block.withUnsafeMutableBufferPointer { block in
+            totals.withUnsafeMutableBufferPointer { totals in
+                for o in 0..<outer {
+                    totals.update(repeating: 0)
+                    var start = 0
+                    while start < length {
+                        let end = Swift.min(start + columnBlockLength, length)
+                        block.update(repeating: 0)
+                        for l in start..<end {
+                            // SAFETY: row (o, l) starts at (o * length + l) * inner and has `inner` elements.
+                            let row = x + (o * length + l) * inner
+                            for i in 0..<inner { block[i] += row[i] }
+                        }
+                        for i in 0..<inner { totals[i] += Double(block[i]) }
+                        start = end
+                    }
+                    let destination = out + o * inner
+                    for i in 0..<inner { destination[i] = Float(totals[i]) }
+                }
             }
         }
     }
@@ -222,6 +274,16 @@ extension Kernels {
         }
         let full = gradient.shape
         precondition(Broadcast.shape(full, shape) == full, "cannot sum a gradient of shape \(full) to shape \(shape)")
+        // Leading axes summed away (a bias broadcast over rows): one accurate column sum.
+        let kept = Array(shape.drop { $0 == 1 })
+        let keptCount = Tensor.elementCount(of: kept)
+        if keptCount > 0 && kept.count <= full.count && Array(full.suffix(kept.count)) == kept {
+            let inner = keptCount
+            withExtendedLifetime(gradient.storage) {
+                sumMiddleAxis(gradient.storage.pointer, into: out.pointer, outer: 1, length: gradient.elementCount / inner, inner: inner)
+            }
+            return Tensor(shape: shape, storage: out)
+        }
         let strides = Broadcast.strides(of: shape, in: full)
         let rank = full.count
         let inner = full[rank - 1]

@@ -15,6 +15,8 @@ enum LibM {
     @inline(__always) static func log(_ x: Float) -> Float { logf(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+    @inline(__always) static func cos(_ x: Float) -> Float { cosf(x) }
+    @inline(__always) static func sin(_ x: Float) -> Float { sinf(x) }
     @inline(__always) static func log(_ x: Double) -> Double { cLogDouble(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { cCosDouble(x) }
     @inline(__always) static func sin(_ x: Double) -> Double { cSinDouble(x) }

@@ -114,22 +114,62 @@ extension Tensor {
         return result
     }
 
-    /// `lhs = lhs + rhs` (a new value; the graph records the sum).
-    public static func += (lhs: inout Tensor, rhs: Tensor) { lhs = lhs + rhs }
-    /// `lhs = lhs - rhs` (a new value; the graph records the difference).
-    public static func -= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs - rhs }
-    /// `lhs = lhs * rhs` (a new value; the graph records the product).
-    public static func *= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs * rhs }
-    /// `lhs = lhs / rhs` (a new value; the graph records the quotient).
-    public static func /= (lhs: inout Tensor, rhs: Tensor) { lhs = lhs / rhs }
-    /// `lhs = lhs + rhs`.
-    public static func += (lhs: inout Tensor, rhs: Float) { lhs = lhs + rhs }
-    /// `lhs = lhs - rhs`.
-    public static func -= (lhs: inout Tensor, rhs: Float) { lhs = lhs - rhs }
-    /// `lhs = lhs * rhs`.
-    public static func *= (lhs: inout Tensor, rhs: Float) { lhs = lhs * rhs }
-    /// `lhs = lhs / rhs`.
-    public static func /= (lhs: inout Tensor, rhs: Float) { lhs = lhs / rhs }
+    /// Adds `rhs` to `lhs` (see ``replaceElements(with:)`` for how the autograd graph is kept).
+    public static func += (lhs: inout Tensor, rhs: Tensor) {
+        if isRecording(lhs, rhs) { lhs = lhs + rhs } else { lhs.replaceElements(with: Kernels.broadcastZip(lhs, rhs) { $0 + $1 }) }
+    }
+    /// Subtracts `rhs` from `lhs`; `withNoGrad { w -= lr * w.grad! }` updates a parameter in place,
+    /// as in PyTorch (see ``replaceElements(with:)``).
+    public static func -= (lhs: inout Tensor, rhs: Tensor) {
+        if isRecording(lhs, rhs) { lhs = lhs - rhs } else { lhs.replaceElements(with: Kernels.broadcastZip(lhs, rhs) { $0 - $1 }) }
+    }
+    /// Multiplies `lhs` by `rhs` (see ``replaceElements(with:)``).
+    public static func *= (lhs: inout Tensor, rhs: Tensor) {
+        if isRecording(lhs, rhs) { lhs = lhs * rhs } else { lhs.replaceElements(with: Kernels.broadcastZip(lhs, rhs) { $0 * $1 }) }
+    }
+    /// Divides `lhs` by `rhs` (see ``replaceElements(with:)``).
+    public static func /= (lhs: inout Tensor, rhs: Tensor) {
+        if isRecording(lhs, rhs) { lhs = lhs / rhs } else { lhs.replaceElements(with: Kernels.broadcastZip(lhs, rhs) { $0 / $1 }) }
+    }
+    /// Adds `rhs` to every element of `lhs` (see ``replaceElements(with:)``).
+    public static func += (lhs: inout Tensor, rhs: Float) {
+        if isRecording(lhs) { lhs = lhs + rhs } else { lhs.replaceElements(with: lhs.mapped { $0 + rhs }) }
+    }
+    /// Subtracts `rhs` from every element of `lhs` (see ``replaceElements(with:)``).
+    public static func -= (lhs: inout Tensor, rhs: Float) {
+        if isRecording(lhs) { lhs = lhs - rhs } else { lhs.replaceElements(with: lhs.mapped { $0 - rhs }) }
+    }
+    /// Multiplies every element of `lhs` by `rhs` (see ``replaceElements(with:)``).
+    public static func *= (lhs: inout Tensor, rhs: Float) {
+        if isRecording(lhs) { lhs = lhs * rhs } else { lhs.replaceElements(with: lhs.mapped { $0 * rhs }) }
+    }
+    /// Divides every element of `lhs` by `rhs` (see ``replaceElements(with:)``).
+    public static func /= (lhs: inout Tensor, rhs: Float) {
+        if isRecording(lhs) { lhs = lhs / rhs } else { lhs.replaceElements(with: lhs.mapped { $0 / rhs }) }
+    }
+}
+
+extension Tensor {
+    /// The rule of `+=`, `-=`, `*=` and `/=`, which behave like PyTorch's in-place operators:
+    ///
+    /// - When nothing is being recorded (inside ``withNoGrad(_:)``, or when neither operand requires
+    ///   a gradient), the elements of the left operand are replaced and it keeps its autograd node:
+    ///   a leaf that requires a gradient stays that leaf, with its accumulated ``grad`` (PyTorch's
+    ///   `with torch.no_grad(): w -= lr * w.grad`). Copies made before keep their old values.
+    /// - While recording, the update is recorded as a new operation and the left operand becomes
+    ///   its result (a non-leaf), so gradients flow through it.
+    ///
+    /// Traps if broadcasting would change the shape of a tensor that requires a gradient (PyTorch
+    /// refuses such in-place updates too).
+    mutating func replaceElements(with result: Tensor) {
+        if result.shape == shape {
+            storage = result.storage
+        } else {
+            precondition(node == nil,
+                         "in-place update of a tensor of shape \(shape) that requires a gradient would change its shape to \(result.shape)")
+            self = result
+        }
+    }
 }
 
 // MARK: - Unary functions

@@ -39,6 +39,37 @@ extension Tensor {
         return result
     }
 
+    /// Binary cross-entropy between logits (`self`, any real values) and targets of the same shape,
+    /// averaged over all elements (PyTorch's `binary_cross_entropy_with_logits`, reduction "mean").
+    ///
+    /// Computed as PyTorch computes it, `(1 − y)·x + m + log(e^−m + e^(−x−m))` with `m = max(−x, 0)`,
+    /// which never exponentiates a positive number: a logit of ±100 gives a finite loss and
+    /// gradient. The gradient is `(σ(x) − y)/n` for the logits and `−x/n` for the targets.
+    ///
+    /// Traps if the shapes differ.
+    public func binaryCrossEntropyWithLogits(target: Tensor) -> Tensor {
+        precondition(shape == target.shape,
+                     "binaryCrossEntropyWithLogits: logits of shape \(shape) and target of shape \(target.shape) differ")
+        let n = elementCount
+        let terms = Kernels.zipped(self, target) { x, y in
+            let m = Swift.max(-x, 0)
+            return (1 - y) * x + m + LibM.log(LibM.exp(-m) + LibM.exp(-x - m))
+        }
+        var result = Tensor(Kernels.sum(terms.storage.pointer, count: n) / Float(n))
+        if Tensor.isRecording(self, target) {
+            let logits = detached(), labels = target.detached()
+            result.record(from: self, target) { g, needs in
+                let scale = g.storage.pointer[0]
+                // ∂L/∂x = (σ(x) − y)/n, σ computed as the sigmoid operation computes it
+                let gradX: Tensor? = needs[0] ? Kernels.zipped(logits.sigmoid(), labels) { p, y in (p - y) * scale / Float(n) } : nil
+                // ∂L/∂y = −x/n
+                let gradY: Tensor? = needs[1] ? logits.mapped { x in -x * scale / Float(n) } : nil
+                return (gradX, gradY)
+            }
+        }
+        return result
+    }
+
     /// The mean of the squared differences between `self` and `target` (PyTorch's `mse_loss`).
     ///
     /// Traps if the shapes differ.
@@ -79,9 +110,9 @@ extension Tensor {
         }
         let logProbabilities = detached().logSoftmax(axis: 1)
         let lp = logProbabilities.storage.pointer
-        var total: Float = 0
-        for (row, label) in labels.enumerated() { total -= lp[row * classes + label] }
-        var result = withExtendedLifetime(logProbabilities) { Tensor(total / Float(batch)) }
+        var total: Double = 0
+        for (row, label) in labels.enumerated() { total -= Double(lp[row * classes + label]) }
+        var result = withExtendedLifetime(logProbabilities) { Tensor(Float(total) / Float(batch)) }
         if Tensor.isRecording(self) {
             result.record(from: self) { g in
                 // ∂/∂z of −mean(log softmax(z)[t]) = (softmax(z) − onehot(t)) / batch

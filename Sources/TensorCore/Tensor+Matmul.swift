@@ -3,22 +3,32 @@
 // Transposed operands are handled by the BLAS transpose flags, never by copying.
 
 extension Tensor {
-    /// The matrix product `op(self) · op(other)`, where `op` transposes the last two axes when the
-    /// matching flag is set (PyTorch's `matmul`, with `x.matmul(w, transposeOther: true)` for `x @ w.T`).
+    /// The matrix product with PyTorch's `matmul` rules, where `op` transposes the last two axes
+    /// of an operand when its flag is set (`x.matmul(w, transposeOther: true)` is `x @ w.T`):
     ///
-    /// Supported shapes: `[m, k] · [k, n]`; a 1-D left operand is a row vector and a 1-D right operand
-    /// a column vector (that axis is removed from the result); a left operand with extra leading
-    /// axes `[…, m, k]` times a matrix; and batches `[…, m, k] · […, k, n]` with equal leading axes.
+    /// - 1-D · 1-D: the dot product, a 0-d tensor;
+    /// - 2-D · 2-D: the matrix product `[m, k] · [k, n] → [m, n]`;
+    /// - 1-D · N-D: the vector is a row `[1, k]`, removed from the result (`[k] · [k, n] → [n]`);
+    /// - N-D · 1-D: the vector is a column `[k, 1]`, removed from the result (`[m, k] · [k] → [m]`);
+    /// - N-D · N-D: a batch of matrix products; the batch axes (all but the last two) broadcast
+    ///   against each other (`[2, 1, m, k] · [5, k, n] → [2, 5, m, n]`).
     ///
-    /// Traps if the inner dimensions differ or the shapes are not one of these.
+    /// Gradients flow to both operands (summed over broadcast batch axes).
+    ///
+    /// Traps if the inner dimensions differ, the batch axes cannot be broadcast, an operand is a
+    /// scalar, or a 1-D operand is marked transposed.
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
         precondition(rank >= 1 && other.rank >= 1, "matmul: operands must have at least 1 dimension, got \(shape) and \(other.shape)")
+        precondition(rank >= 2 || !transposeSelf, "matmul: a 1-D left operand cannot be transposed")
+        precondition(other.rank >= 2 || !transposeOther, "matmul: a 1-D right operand cannot be transposed")
+        if rank == 1 && other.rank == 1 {
+            precondition(shape[0] == other.shape[0], "matmul: dot product of vectors of lengths \(shape[0]) and \(other.shape[0])")
+            return reshaped([1, shape[0]]).matmul(other.reshaped([other.shape[0], 1])).reshaped([])
+        }
         if rank == 1 {
-            precondition(!transposeSelf, "matmul: a 1-D left operand cannot be transposed")
             return unsqueezed(axis: 0).matmul(other, transposeOther: transposeOther).squeezed(axis: -2)
         }
         if other.rank == 1 {
-            precondition(!transposeOther, "matmul: a 1-D right operand cannot be transposed")
             return matmul(other.unsqueezed(axis: 1), transposeSelf: transposeSelf).squeezed(axis: -1)
         }
         if other.rank == 2 && !transposeSelf && rank > 2 {
@@ -27,20 +37,27 @@ extension Tensor {
             let folded = reshaped([rows, shape[rank - 1]]).matmul(other, transposeOther: transposeOther)
             return folded.reshaped(Array(shape.dropLast()) + [folded.shape[1]])
         }
-        precondition(rank == other.rank && shape.dropLast(2) == other.shape.dropLast(2),
-                     "matmul: batch dimensions of \(shape) and \(other.shape) differ")
-        let m = transposeSelf ? shape[rank - 1] : shape[rank - 2]
-        let k = transposeSelf ? shape[rank - 2] : shape[rank - 1]
-        let otherK = transposeOther ? other.shape[rank - 1] : other.shape[rank - 2]
-        let n = transposeOther ? other.shape[rank - 2] : other.shape[rank - 1]
+        return batchedMatmul(other, transposeSelf: transposeSelf, transposeOther: transposeOther)
+    }
+
+    /// Products of operands of rank ≥ 2 whose batch axes broadcast.
+    private func batchedMatmul(_ other: Tensor, transposeSelf: Bool, transposeOther: Bool) -> Tensor {
+        let rankA = rank, rankB = other.rank
+        let m = transposeSelf ? shape[rankA - 1] : shape[rankA - 2]
+        let k = transposeSelf ? shape[rankA - 2] : shape[rankA - 1]
+        let otherK = transposeOther ? other.shape[rankB - 1] : other.shape[rankB - 2]
+        let n = transposeOther ? other.shape[rankB - 2] : other.shape[rankB - 1]
         precondition(k == otherK, "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "") (\(k) vs \(otherK))")
-        let batchShape = Array(shape.dropLast(2))
-        let batch = batchShape.reduce(1, *)
+        let batchA = Array(shape.dropLast(2)), batchB = Array(other.shape.dropLast(2))
+        guard let batchShape = Broadcast.shape(batchA, batchB) else {
+            preconditionFailure("matmul: batch dimensions \(batchA) of \(shape) and \(batchB) of \(other.shape) cannot be broadcast together")
+        }
+        let plan = MatmulBatches(batchShape: batchShape, batchA: batchA, batchB: batchB)
         let a = storage, b = other.storage
         var result = Tensor(shape: batchShape + [m, n]) { out in
-            for index in 0..<batch {
+            for index in 0..<plan.count {
                 BLAS.gemm(transposeA: transposeSelf, transposeB: transposeOther, m: m, n: n, k: k,
-                          a: a.pointer + index * m * k, b: b.pointer + index * k * n,
+                          a: a.pointer + plan.offsetsA[index] * m * k, b: b.pointer + plan.offsetsB[index] * k * n,
                           beta: 0, c: out.baseAddress! + index * m * n)
             }
         }
@@ -50,35 +67,36 @@ extension Tensor {
             result.record(from: self, other) { g, needs in
                 // With C = op(A)·op(B): d op(A) = dC·op(B)ᵀ and d op(B) = op(A)ᵀ·dC; when an operand
                 // is stored transposed its gradient is the transpose of those, written as products
-                // of the stored matrices with the transpose flags chosen accordingly.
+                // of the stored matrices with the transpose flags chosen accordingly. A broadcast
+                // operand receives the sum over the batches that used it (beta = 1 accumulates).
                 var gradA: Tensor?, gradB: Tensor?
                 if needs[0] {
-                    gradA = Tensor(shape: left.shape) { out in
-                        for index in 0..<batch {
-                            let pg = g.storage.pointer + index * m * n, pb = right.storage.pointer + index * k * n
-                            let pa = out.baseAddress! + index * m * k
-                            if tA {
-                                BLAS.gemm(transposeA: tB, transposeB: true, m: k, n: m, k: n, a: pb, b: pg, beta: 0, c: pa)
-                            } else {
-                                BLAS.gemm(transposeA: false, transposeB: !tB, m: m, n: k, k: n, a: pg, b: pb, beta: 0, c: pa)
-                            }
+                    let out = TensorStorage.make(repeating: 0, count: left.elementCount)
+                    for index in 0..<plan.count {
+                        let pg = g.storage.pointer + index * m * n, pb = right.storage.pointer + plan.offsetsB[index] * k * n
+                        let pa = out.pointer + plan.offsetsA[index] * m * k
+                        if tA {
+                            BLAS.gemm(transposeA: tB, transposeB: true, m: k, n: m, k: n, a: pb, b: pg, beta: 1, c: pa)
+                        } else {
+                            BLAS.gemm(transposeA: false, transposeB: !tB, m: m, n: k, k: n, a: pg, b: pb, beta: 1, c: pa)
                         }
                     }
+                    gradA = Tensor(shape: left.shape, storage: out)
                 }
                 if needs[1] {
-                    gradB = Tensor(shape: right.shape) { out in
-                        for index in 0..<batch {
-                            let pg = g.storage.pointer + index * m * n, pa = left.storage.pointer + index * m * k
-                            let pb = out.baseAddress! + index * k * n
-                            if tB {
-                                BLAS.gemm(transposeA: true, transposeB: tA, m: n, n: k, k: m, a: pg, b: pa, beta: 0, c: pb)
-                            } else {
-                                BLAS.gemm(transposeA: !tA, transposeB: false, m: k, n: n, k: m, a: pa, b: pg, beta: 0, c: pb)
-                            }
+                    let out = TensorStorage.make(repeating: 0, count: right.elementCount)
+                    for index in 0..<plan.count {
+                        let pg = g.storage.pointer + index * m * n, pa = left.storage.pointer + plan.offsetsA[index] * m * k
+                        let pb = out.pointer + plan.offsetsB[index] * k * n
+                        if tB {
+                            BLAS.gemm(transposeA: true, transposeB: tA, m: n, n: k, k: m, a: pg, b: pa, beta: 1, c: pb)
+                        } else {
+                            BLAS.gemm(transposeA: !tA, transposeB: false, m: k, n: n, k: m, a: pa, b: pg, beta: 1, c: pb)
                         }
                     }
+                    gradB = Tensor(shape: right.shape, storage: out)
                 }
-                return (gradA, gradB)
+                return withExtendedLifetime((g, left, right)) { (gradA, gradB) }
             }
         }
         return result
@@ -131,5 +149,43 @@ extension Tensor {
             }
         }
         return result
+    }
+}
+
+/// The matrices a batched product pairs up: for each position of the broadcast batch (row-major),
+/// the index of the left and of the right operand's matrix.
+struct MatmulBatches {
+    /// The number of products.
+    let count: Int
+    /// The left operand's matrix index for each product.
+    let offsetsA: [Int]
+    /// The right operand's matrix index for each product.
+    let offsetsB: [Int]
+
+    /// The pairing for operands with batch shapes `batchA` and `batchB`, broadcast to `batchShape`.
+    init(batchShape: [Int], batchA: [Int], batchB: [Int]) {
+        let count = Tensor.elementCount(of: batchShape)
+        let stridesA = Broadcast.strides(of: batchA, in: batchShape), stridesB = Broadcast.strides(of: batchB, in: batchShape)
+        var offsetsA = [Int](repeating: 0, count: count), offsetsB = [Int](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: batchShape.count)
+        var offsetA = 0, offsetB = 0
+        for position in 0..<count {
+            offsetsA[position] = offsetA
+            offsetsB[position] = offsetB
+            var axis = batchShape.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                offsetA += stridesA[axis]
+                offsetB += stridesB[axis]
+                if index[axis] < batchShape[axis] { break }
+                offsetA -= stridesA[axis] * batchShape[axis]
+                offsetB -= stridesB[axis] * batchShape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        self.count = count
+        self.offsetsA = offsetsA
+        self.offsetsB = offsetsB
     }
 }

@@ -104,6 +104,40 @@ extension Tensor {
         return Tensor(positions.map(Float.init), shape: reducedShape(axis, keepDims: keepDims))
     }
 
+    /// The smallest element along `axis` (negative counts from the end), removing it unless
+    /// `keepDims` (PyTorch's `x.min(dim).values`). The gradient goes to the first minimal element.
+    ///
+    /// Traps if the axis is empty.
+    public func min(axis: Int, keepDims: Bool = false) -> Tensor {
+        -(-self).max(axis: axis, keepDims: keepDims)
+    }
+
+    /// The largest element, as a scalar tensor (PyTorch's `x.max()`); NaN if any element is NaN.
+    /// The gradient goes to the first maximal element.
+    ///
+    /// Traps if the tensor is empty.
+    public func max() -> Tensor {
+        precondition(elementCount > 0, "max(): the tensor is empty")
+        return reshaped([-1]).max(axis: 0)
+    }
+
+    /// The smallest element, as a scalar tensor (PyTorch's `x.min()`).
+    ///
+    /// Traps if the tensor is empty.
+    public func min() -> Tensor {
+        precondition(elementCount > 0, "min(): the tensor is empty")
+        return reshaped([-1]).min(axis: 0)
+    }
+
+    /// The row-major position of the largest element, as a scalar tensor (PyTorch's `x.argmax()`,
+    /// which flattens the tensor first).
+    ///
+    /// Traps if the tensor is empty.
+    public func argmax() -> Tensor {
+        precondition(elementCount > 0, "argmax(): the tensor is empty")
+        return reshaped([-1]).argmax(axis: 0)
+    }
+
     /// For each `(outer, inner)` slot, the position of the maximum along the middle axis.
     private func argmaxPositions(outer: Int, length: Int, inner: Int) -> [Int] {
         let source = storage.pointer
@@ -173,12 +207,14 @@ extension Tensor {
                 var maximum = -Float.infinity
                 for l in 0..<length { maximum = Swift.max(maximum, x[base + l * inner]) }
                 if maximum == -.infinity { maximum = 0 }
-                var total: Float = 0
+                // The denominator is accumulated in Double, so long axes stay accurate.
+                var wideTotal: Double = 0
                 for l in 0..<length {
                     let e = LibM.exp(x[base + l * inner] - maximum)
                     if !logarithm { y[base + l * inner] = e }
-                    total += e
+                    wideTotal += Double(e)
                 }
+                let total = Float(wideTotal)
                 if logarithm {
                     // (x − max) − log Σ, PyTorch's order: subtracting the maximum first keeps the
                     // precision of large inputs.
@@ -189,5 +225,23 @@ extension Tensor {
                 }
             }
         }
+    }
+}
+
+// MARK: - Comparison within a tolerance
+
+extension Tensor {
+    /// Whether every element of `self` is close to the element of `other` it broadcasts against:
+    /// `|self − other| ≤ atol + rtol·|other|`, exactly PyTorch's `torch.allclose(self, other, rtol,
+    /// atol)` (NaNs are never close; infinities are close only to the same infinity).
+    ///
+    /// Traps if the shapes cannot be broadcast together.
+    public func allClose(_ other: Tensor, rtol: Float = 1e-5, atol: Float = 1e-8) -> Bool {
+        let closeness = Kernels.broadcastZip(self, other) { a, b in
+            if a == b { return 1 }
+            if !a.isFinite || !b.isFinite { return 0 }
+            return Swift.abs(a - b) <= atol + rtol * Swift.abs(b) ? 1 : 0
+        }
+        return closeness.withUnsafeBufferPointer { $0.allSatisfy { $0 == 1 } }
     }
 }

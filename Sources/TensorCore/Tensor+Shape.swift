@@ -213,13 +213,116 @@ extension Tensor {
 
 // MARK: - Indexing
 
+/// One entry of a tensor subscript, as in a Python index expression: `x[.all, 0]` is `x[:, 0]`,
+/// `x[1, .range(2..<4)]` is `x[1, 2:4]`. An integer literal is an ``at(_:)`` index.
+///
+/// Integer positions count from the end when negative, as in Python (`-1` is the last) and must be
+/// inside the dimension. Range bounds follow Python's slices: negative bounds count from the end
+/// and bounds past either end are clamped, so an out-of-range slice is empty rather than an error.
+public enum TensorIndex: ExpressibleByIntegerLiteral, Sendable, Equatable {
+    /// Every position of the axis (Python's `:`).
+    case all
+    /// One position; the axis is removed from the result (Python's `i`).
+    case at(Int)
+    /// Positions `start ..< end`, either bound optional (Python's `start:end`); the axis is kept.
+    case slice(start: Int?, end: Int?)
+
+    /// An integer literal is one position.
+    public init(integerLiteral value: Int) { self = .at(value) }
+
+    /// Positions `range.lowerBound ..< range.upperBound` (`x[a:b]`).
+    public static func range(_ range: Range<Int>) -> TensorIndex { .slice(start: range.lowerBound, end: range.upperBound) }
+    /// Positions `range.lowerBound ... range.upperBound` (`x[a:b+1]`).
+    public static func range(_ range: ClosedRange<Int>) -> TensorIndex {
+        .slice(start: range.lowerBound, end: range.upperBound == -1 ? nil : range.upperBound + 1)
+    }
+    /// Positions from `range.lowerBound` to the end (`x[a:]`).
+    public static func range(_ range: PartialRangeFrom<Int>) -> TensorIndex { .slice(start: range.lowerBound, end: nil) }
+    /// Positions before `range.upperBound` (`x[:b]`).
+    public static func range(_ range: PartialRangeUpTo<Int>) -> TensorIndex { .slice(start: nil, end: range.upperBound) }
+    /// Positions up to and including `range.upperBound` (`x[:b+1]`).
+    public static func range(_ range: PartialRangeThrough<Int>) -> TensorIndex {
+        .slice(start: nil, end: range.upperBound == -1 ? nil : range.upperBound + 1)
+    }
+}
+
 extension Tensor {
-    /// The slice at `index` of the first axis, with that axis removed (PyTorch's `x[i]`).
+    /// The slice at `index` of the first axis, with that axis removed (PyTorch's `x[i]`; `x[-1]` is
+    /// the last slice).
     ///
     /// Traps if the tensor is a scalar or `index` is out of range.
     public subscript(index: Int) -> Tensor {
         precondition(rank >= 1, "cannot index a scalar tensor")
-        return rows(at: [index]).squeezed(axis: 0)
+        let position = Tensor.position(index, inDimension: shape[0], axis: 0)
+        return sliced(axis: 0, position ..< position + 1).squeezed(axis: 0)
+    }
+
+    /// The slices `range` of the first axis (PyTorch's `x[a:b]`; negative bounds count from the end,
+    /// bounds past the ends are clamped).
+    ///
+    /// Traps if the tensor is a scalar.
+    public subscript(range: Range<Int>) -> Tensor { self[.range(range)] }
+
+    /// The slices `range` of the first axis, both bounds included.
+    public subscript(range: ClosedRange<Int>) -> Tensor { self[.range(range)] }
+
+    /// The slices from `range.lowerBound` to the end of the first axis (PyTorch's `x[a:]`).
+    public subscript(range: PartialRangeFrom<Int>) -> Tensor { self[.range(range)] }
+
+    /// The slices before `range.upperBound` of the first axis (PyTorch's `x[:b]`).
+    public subscript(range: PartialRangeUpTo<Int>) -> Tensor { self[.range(range)] }
+
+    /// Indexes several axes at once, like a Python index tuple: `x[.all, 0]` is `x[:, 0]`,
+    /// `x[1, -1]` is one element as a 0-d tensor, `x[.range(1..<3), .all, 2]` is `x[1:3, :, 2]`.
+    /// Axes not mentioned are kept whole. The result is a copy; gradients flow back to the
+    /// selected elements.
+    ///
+    /// Traps if there are more indices than axes or a position is out of range.
+    public subscript(indices: TensorIndex...) -> Tensor {
+        self[indices]
+    }
+
+    /// Indexes several axes at once (see ``subscript(_:)-variadic``), from an array of indices.
+    ///
+    /// Traps if there are more indices than axes or a position is out of range.
+    public subscript(indices: [TensorIndex]) -> Tensor {
+        precondition(indices.count <= rank, "too many indices (\(indices.count)) for a tensor of rank \(rank) (shape \(shape))")
+        var result = self
+        var axis = 0
+        for index in indices {
+            let size = result.shape[axis]
+            switch index {
+            case .all:
+                axis += 1
+            case .at(let value):
+                let position = Tensor.position(value, inDimension: size, axis: axis)
+                result = result.sliced(axis: axis, position ..< position + 1).squeezed(axis: axis)
+            case .slice(let start, let end):
+                let range = Tensor.clampedRange(start: start, end: end, dimension: size)
+                if range != 0 ..< size { result = result.sliced(axis: axis, range) }
+                axis += 1
+            }
+        }
+        return result
+    }
+
+    /// `index` resolved against a dimension of `size` (negative counts from the end), checked.
+    static func position(_ index: Int, inDimension size: Int, axis: Int) -> Int {
+        let resolved = index < 0 ? index + size : index
+        precondition(resolved >= 0 && resolved < size, "index \(index) is out of range for dimension \(axis) of size \(size)")
+        return resolved
+    }
+
+    /// Python's slice bounds `start:end` resolved against `dimension`: negative bounds count from
+    /// the end, and both are clamped to `0...dimension` (an empty range when `end ≤ start`).
+    static func clampedRange(start: Int?, end: Int?, dimension: Int) -> Range<Int> {
+        func resolve(_ bound: Int?, default value: Int) -> Int {
+            guard let bound else { return value }
+            let resolved = bound < 0 ? bound + dimension : bound
+            return Swift.min(Swift.max(resolved, 0), dimension)
+        }
+        let lower = resolve(start, default: 0), upper = resolve(end, default: dimension)
+        return lower ..< Swift.max(lower, upper)
     }
 
     /// The rows (slices of the first axis) at `indices`, in that order, repeats allowed

@@ -77,6 +77,19 @@ public class Adam: Optimizer {
         self.slots = Array(repeating: nil, count: parameters.count)
     }
 
+    /// An optimizer over `parameters` in PyTorch's spelling, `Adam(model.parameters(), lr: 1e-3)`
+    /// (`torch.optim.Adam(params, lr, betas, eps, weight_decay, amsgrad, maximize=...)`), with
+    /// PyTorch's defaults.
+    ///
+    /// Traps on invalid settings, as PyTorch's constructor raises.
+    public convenience init(
+        _ parameters: [Parameter], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false
+    ) {
+        self.init(parameters: parameters, learningRate: lr, betas: betas, epsilon: eps, weightDecay: weightDecay,
+                  amsgrad: amsgrad, maximize: maximize, decoupledWeightDecay: false)
+    }
+
     /// The step count of each parameter (`nil` before its first step).
     public var stepCounts: [Int?] { slots.map { $0.map { Int($0.step) } } }
 
@@ -313,6 +326,19 @@ public final class AdamW: Adam {
     ) {
         super.init(parameters: parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
                    weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupledWeightDecay: true)
+    }
+
+    /// An optimizer over `parameters` in PyTorch's spelling, `AdamW(model.parameters(), lr: 1e-3)`
+    /// (`torch.optim.AdamW(params, lr, betas, eps, weight_decay=0.01, amsgrad, maximize=...)`), with
+    /// PyTorch's defaults.
+    ///
+    /// Traps on invalid settings, as PyTorch's constructor raises.
+    public convenience init(
+        _ parameters: [Parameter], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false
+    ) {
+        self.init(parameters: parameters, learningRate: lr, betas: betas, epsilon: eps, weightDecay: weightDecay,
+                  amsgrad: amsgrad, maximize: maximize)
     }
 
     override var forcedDecoupling: Bool? { true }

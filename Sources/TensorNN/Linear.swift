@@ -16,6 +16,10 @@ public final class Linear: Module {
     public let weight: Parameter
     /// `[outFeatures]`, or `nil` for a layer without bias.
     public let bias: Parameter?
+    /// The LoRA adapter attached by ``Module/applyLoRA(to:rank:alpha:useRSLoRA:using:)``, or `nil`.
+    /// While it is attached, the layer computes the adapter's output and its parameters are named
+    /// as PEFT names them (`base_layer.weight`, `base_layer.bias`, `lora_A.weight`, `lora_B.weight`).
+    public internal(set) var lora: LoRALinear?
 
     /// A layer initialised from `generator`.
     ///
@@ -49,14 +53,31 @@ public final class Linear: Module {
         self.bias = bias.map { Parameter($0) }
     }
 
-    /// `weight`, then `bias`, as in PyTorch.
+    /// A layer over existing parameters (shared, not copied), for LoRA's `base_layer` view.
+    init(sharing weight: Parameter, bias: Parameter?) {
+        self.outFeatures = weight.shape[0]
+        self.inFeatures = weight.shape[1]
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// `weight`, then `bias`, as in PyTorch; none while a LoRA adapter is attached (they are then
+    /// the adapter's `base_layer` parameters).
     public var ownParameters: [(name: String, parameter: Parameter)] {
+        if lora != nil { return [] }
         if let bias { return [("weight", weight), ("bias", bias)] }
         return [("weight", weight)]
     }
 
-    /// `input · weightᵀ + bias` for an input of shape `[inFeatures]` or `[…, inFeatures]`.
+    /// None; while a LoRA adapter is attached, the adapter's `base_layer`, `lora_A` and `lora_B`.
+    public var children: [(name: String, module: any Module)] {
+        lora?.children ?? []
+    }
+
+    /// `input · weightᵀ + bias` for an input of shape `[inFeatures]` or `[…, inFeatures]`, plus the
+    /// adapter's update when a LoRA adapter is attached.
     public func forward(_ input: Tensor) -> Tensor {
-        input.linear(weight: weight.value, bias: bias?.value)
+        if let lora { return lora.forward(input) }
+        return input.linear(weight: weight.value, bias: bias?.value)
     }
 }

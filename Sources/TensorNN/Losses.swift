@@ -17,6 +17,17 @@ public struct BCELoss: Loss, Sendable {
     }
 }
 
+/// Binary cross-entropy on logits (PyTorch's `nn.BCEWithLogitsLoss()`): the sigmoid and the
+/// cross-entropy in one numerically stable operation (finite at logits of ±100), mean over all elements.
+public struct BCEWithLogitsLoss: Loss, Sendable {
+    /// Creates the loss.
+    public init() {}
+    /// `mean((1 − y)·x + log(1 + e^−x))`, computed stably; traps if the shapes differ.
+    public func callAsFunction(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+        prediction.binaryCrossEntropyWithLogits(target: target)
+    }
+}
+
 /// Mean squared error (PyTorch's `nn.MSELoss()`).
 public struct MSELoss: Loss, Sendable {
     /// Creates the loss.

@@ -26,7 +26,8 @@ public struct ShapeMismatch: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Faults in state dicts and optimizer state given to modules and optimizers.
+/// Faults in state dicts and optimizer state given to modules and optimizers, in module
+/// reflection, and in choosing LoRA targets.
 public enum NNError: Error, Equatable, CustomStringConvertible {
     /// A strict state-dict load found names or shapes that do not match the model; nothing was loaded.
     case stateDictMismatch(missing: [String], unexpected: [String], shapeMismatches: [ShapeMismatch])
@@ -37,6 +38,16 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
     /// Optimizer state that does not fit the optimizer: `path` locates the value
     /// (`param_groups[0].lr`, `state[3].exp_avg`), `problem` says what is wrong with it.
     case optimizerStateMismatch(path: String, problem: String)
+    /// A module property holds modules or parameters inside a value that reflection cannot name
+    /// (`kind`: "a tuple", "a dictionary", "a set", "a struct", "an enum").
+    case unreflectableProperty(module: String, property: String, kind: String)
+    /// A LoRA target name matched no module of the model (`available` lists the names of its
+    /// linear layers).
+    case loraTargetNotFound(target: String, available: [String])
+    /// A LoRA target matched a module that is not a `Linear` layer.
+    case loraTargetNotLinear(name: String, type: String)
+    /// A LoRA target is a layer that already has an adapter.
+    case loraAlreadyApplied(name: String)
 
     /// One line: what did not fit, with names and shapes.
     public var description: String {
@@ -53,6 +64,16 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
             return "not a feed-forward network's state dict: \(reason)"
         case .optimizerStateMismatch(let path, let problem):
             return "optimizer state \(path): \(problem)"
+        case .unreflectableProperty(let module, let property, let kind):
+            return "\(module).\(property) holds modules or parameters inside \(kind), which cannot be named as PyTorch names "
+                + "attributes (store them in separate properties or an array, or implement children and ownParameters)"
+        case .loraTargetNotFound(let target, let available):
+            let names = available.isEmpty ? "none" : available.joined(separator: ", ")
+            return "LoRA target \"\(target)\" matches no module of the model (linear layers: \(names))"
+        case .loraTargetNotLinear(let name, let type):
+            return "LoRA target \"\(name)\" is a \(type), not a Linear layer"
+        case .loraAlreadyApplied(let name):
+            return "LoRA target \"\(name)\" already has an adapter"
         }
     }
 }

@@ -57,6 +57,19 @@ public final class SGD: Optimizer {
         self.momentumBuffers = Array(repeating: nil, count: parameters.count)
     }
 
+    /// An optimizer over `parameters` in PyTorch's spelling, `SGD(model.parameters(), lr: 0.01,
+    /// momentum: 0.9)` (`torch.optim.SGD(params, lr, momentum, dampening, weight_decay, nesterov,
+    /// maximize=...)`), with PyTorch's defaults.
+    ///
+    /// Traps on invalid settings, as PyTorch's constructor raises.
+    public convenience init(
+        _ parameters: [Parameter], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false
+    ) {
+        self.init(parameters: parameters, learningRate: lr, momentum: momentum, dampening: dampening,
+                  weightDecay: weightDecay, nesterov: nesterov, maximize: maximize)
+    }
+
     /// One update of every parameter that has a gradient.
     public func step() {
         let lr = Float(-learningRate), decay = Float(weightDecay)

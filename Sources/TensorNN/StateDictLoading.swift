@@ -25,17 +25,25 @@ extension Module {
     /// may be in the state dict; otherwise nothing is loaded and the error lists every problem.
     /// Without `strict`, matching entries are loaded and the report lists the rest.
     ///
+    /// With a `prefix` (such as `"model."` for a Lightning checkpoint), only the entries whose names
+    /// start with it are considered, with the prefix removed; the others are ignored (neither
+    /// loaded nor reported as unexpected).
+    ///
+    /// Values are converted and every check is made before any parameter changes, so a load that
+    /// throws leaves the module as it was. Frozen parameters are loaded too.
+    ///
     /// - Throws: ``NNError/stateDictMismatch(missing:unexpected:shapeMismatches:)`` in strict mode;
-    ///   ``NNError/unconvertibleTensor(name:dtype:)`` if a needed entry has a complex dtype.
+    ///   ``NNError/unconvertibleTensor(name:dtype:)`` if a needed entry has a complex dtype (the
+    ///   name as written in the state dict).
     @discardableResult
-    public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws -> StateDictLoadReport {
+    public func loadStateDict(_ stateDict: StateDict, strict: Bool = true, prefix: String = "") throws -> StateDictLoadReport {
         let named = namedParameters()
         var report = StateDictLoadReport()
         var known = Set<String>()
         var updates: [(Parameter, Tensor)] = []
         for (name, parameter) in named {
             known.insert(name)
-            guard let raw = stateDict[name] else {
+            guard let raw = stateDict[prefix + name] else {
                 report.missing.append(name)
                 continue
             }
@@ -46,10 +54,14 @@ extension Module {
             do {
                 updates.append((parameter, try Tensor(raw)))
             } catch {
-                throw NNError.unconvertibleTensor(name: name, dtype: raw.dtype)
+                throw NNError.unconvertibleTensor(name: prefix + name, dtype: raw.dtype)
             }
         }
-        report.unexpected = stateDict.names.filter { !known.contains($0) }
+        report.unexpected = stateDict.names.compactMap { entry in
+            guard entry.hasPrefix(prefix) else { return nil }
+            let name = String(entry.dropFirst(prefix.count))
+            return known.contains(name) ? nil : name
+        }
         if strict && !report.isExactMatch {
             throw NNError.stateDictMismatch(missing: report.missing, unexpected: report.unexpected, shapeMismatches: report.shapeMismatches)
         }

@@ -13,7 +13,14 @@ struct TensorCreationTests {
         expectTensor(.arange(5), shape: [5], [0, 1, 2, 3, 4])
         expectTensor(.arange(1, 2, step: 0.25), shape: [4], [1, 1.25, 1.5, 1.75])
         expectTensor(.arange(3, 0, step: -1), shape: [3], [3, 2, 1])
-        #expect(Tensor.arange(2, 1).shape == [0])
+        #expect(Tensor.arange(2, 2).shape == [0])
+    }
+
+    @Test("arange against the step's direction traps, as PyTorch raises")
+    func arangeWrongDirectionTraps() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.arange(2, 1)
+        }
     }
 
     @Test("from Swift arrays: flat with a shape, nested, scalar")
