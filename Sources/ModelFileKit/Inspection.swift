@@ -14,8 +14,8 @@ public struct Inspection {
     public let format: ModelFormat
     /// Bytes on disk.
     public let fileBytes: Int
-    /// safetensors `__metadata__`, or `nil`.
-    public let metadata: [String: String]?
+    /// safetensors `__metadata__`, or `nil`; keys compare by their bytes.
+    public let metadata: [ExactString: String]?
     /// The tensors listed (all, or those matching `--filter`), in file order.
     public let tensors: [TensorEntry]
     /// Non-fatal observations.
@@ -42,14 +42,20 @@ public struct Inspection {
         format = source.format
         fileBytes = source.fileByteCount
         metadata = source.metadata
-        tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
+        if let filter {
+            let glob = NameGlob(filter)
+            tensors = source.entries.filter { glob.matches($0.name) }
+        } else {
+            tensors = source.entries
+        }
         warnings = source.warnings
         sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
     }
 
-    /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots).
+    /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots),
+    /// scalar by scalar: never normalized, and a name holding U+0000 is matched whole.
     public static func matches(_ name: String, glob: String) -> Bool {
-        fnmatch(glob, name, 0) == 0
+        NameGlob(glob).matches(name)
     }
 
     /// Total elements across the listed tensors.
@@ -71,7 +77,7 @@ public struct Inspection {
             ("path", .string(path)),
             ("format", .string(format.rawValue)),
             ("file_bytes", .int(fileBytes)),
-            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0, .string(meta[$0] ?? "")) }) } ?? .null),
+            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null),
             ("tensors", .array(tensors.map { entry in
                 .object([
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),

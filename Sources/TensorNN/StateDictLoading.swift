@@ -31,10 +31,10 @@ extension Module {
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws -> StateDictLoadReport {
         let named = namedParameters()
         var report = StateDictLoadReport()
-        var known = Set<String>()
+        var known = Set<ExactString>()  // names compare by their bytes
         var updates: [(Parameter, Tensor)] = []
         for (name, parameter) in named {
-            known.insert(name)
+            known.insert(ExactString(name))
             guard let raw = stateDict[name] else {
                 report.missing.append(name)
                 continue
@@ -49,7 +49,7 @@ extension Module {
                 throw NNError.unconvertibleTensor(name: name, dtype: raw.dtype)
             }
         }
-        report.unexpected = stateDict.names.filter { !known.contains($0) }
+        report.unexpected = stateDict.names.filter { !known.contains(ExactString($0)) }
         if strict && !report.isExactMatch {
             throw NNError.stateDictMismatch(missing: report.missing, unexpected: report.unexpected, shapeMismatches: report.shapeMismatches)
         }

@@ -123,7 +123,7 @@ public final class TorchFile: TensorSource {
     }
 
     public var fileByteCount: Int { file.count }
-    public var metadata: [String: String]? { nil }
+    public var metadata: [ExactString: String]? { nil }
 
     /// Whether data.pkl holds bytes after its STOP: torch never reads them, but nothing legitimate
     /// puts them there (hidden second pickles have been used to slip past scanners).
