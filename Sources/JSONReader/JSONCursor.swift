@@ -1,5 +1,13 @@
 import ExactText
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A pull reader over JSON text: the caller asks for the next key, element or value, so a known
 /// document (a safetensors header) is read into its own types without building a tree, and every
 /// other document goes through ``readValue()``, built on the same steps. Both therefore accept
@@ -21,6 +29,8 @@ public struct JSONCursor {
     /// serde_json's recursion budget (128) lets 127 arrays and objects nest, which is where the
     /// safetensors reference reader stops (docs/formats.md, "The header's JSON").
     public static let defaultMaxDepth = 127
+    /// The deepest nesting a cursor can track (`maxDepth` is capped here).
+    public static let maximumDepth = 128
 
     @usableFromInline let bytes: UnsafeRawBufferPointer
     @usableFromInline var position = 0
@@ -28,31 +38,51 @@ public struct JSONCursor {
     public let offsetBase: Int
     /// The nesting budget.
     public let maxDepth: Int
-    /// One entry per open array or object: whether it already has a member.
-    @usableFromInline var open: [Bool] = []
+    /// How many arrays and objects are open.
+    public var depth: Int { openCount }
+    @usableFromInline var openCount = 0
+    /// Bit `k` (of 128): whether the container open at depth `k + 1` already has a member.
+    @usableFromInline var hasMembersLow: UInt64 = 0
+    @usableFromInline var hasMembersHigh: UInt64 = 0
 
     /// A cursor at the start of `bytes`.
     ///
     /// - Parameters:
     ///   - offsetBase: added to every offset reported (8 for a safetensors header).
-    ///   - maxDepth: how deeply arrays and objects may nest.
+    ///   - maxDepth: how deeply arrays and objects may nest (at most ``maximumDepth``).
     public init(_ bytes: UnsafeRawBufferPointer, offsetBase: Int = 0, maxDepth: Int = JSONCursor.defaultMaxDepth) {
         self.bytes = bytes
         self.offsetBase = offsetBase
-        self.maxDepth = maxDepth
-        open.reserveCapacity(8)
+        self.maxDepth = max(0, min(maxDepth, JSONCursor.maximumDepth))
+    }
+
+    /// Whether the innermost open container already has a member.
+    @inlinable var innermostHasMembers: Bool {
+        get {
+            guard openCount > 0 else { return false }
+            let bit = openCount - 1
+            return bit < 64 ? hasMembersLow & (1 << UInt64(bit)) != 0 : hasMembersHigh & (1 << UInt64(bit - 64)) != 0
+        }
+        set {
+            guard openCount > 0 else { return }
+            let bit = openCount - 1
+            if bit < 64 {
+                if newValue { hasMembersLow |= 1 << UInt64(bit) } else { hasMembersLow &= ~(1 << UInt64(bit)) }
+            } else {
+                if newValue { hasMembersHigh |= 1 << UInt64(bit - 64) } else { hasMembersHigh &= ~(1 << UInt64(bit - 64)) }
+            }
+        }
     }
 
     /// The offset (with `offsetBase`) of the next unread byte.
+    @inlinable
     public var offset: Int { offsetBase + position }
-
-    /// How many arrays and objects are open.
-    public var depth: Int { open.count }
 
     /// Bytes not yet read.
     public var remainingByteCount: Int { bytes.count - position }
 
     /// Skips whitespace and returns the offset (with `offsetBase`) where the next token starts.
+    @inlinable
     public mutating func nextValueOffset() -> Int {
         skipWhitespace()
         return offset
@@ -76,6 +106,7 @@ public struct JSONCursor {
     ///
     /// - Throws: at the end of the input, or at a byte that starts no value (naming `NaN` and
     ///   `Infinity`).
+    @inlinable
     public mutating func peekKind() throws(JSONError) -> JSONKind {
         skipWhitespace()
         guard position < bytes.count else { throw error(.unexpectedEnd(expected: .value), at: position) }
@@ -94,7 +125,7 @@ public struct JSONCursor {
     }
 
     /// `NaN`, `Infinity` or `-Infinity` when the bytes at `index` spell one.
-    func nonFiniteLiteral(at index: Int) -> String? {
+    @usableFromInline func nonFiniteLiteral(at index: Int) -> String? {
         for literal in ["NaN", "Infinity", "-Infinity"] {
             let utf8 = Array(literal.utf8)
             if utf8.count <= bytes.count - index, utf8.indices.allSatisfy({ bytes[index + $0] == utf8[$0] }) { return literal }
@@ -183,35 +214,39 @@ public struct JSONCursor {
     // MARK: - Objects and arrays
 
     /// Opens the object that comes next.
+    @inlinable
     public mutating func beginObject() throws(JSONError) {
         try begin(UInt8(ascii: "{"), .object)
     }
 
     /// Opens the array that comes next.
+    @inlinable
     public mutating func beginArray() throws(JSONError) {
         try begin(UInt8(ascii: "["), .array)
     }
 
-    @inline(__always) mutating func begin(_ byte: UInt8, _ expectation: JSONExpectation) throws(JSONError) {
+    @inlinable mutating func begin(_ byte: UInt8, _ expectation: JSONExpectation) throws(JSONError) {
         skipWhitespace()
         guard position < bytes.count else { throw error(.unexpectedEnd(expected: expectation), at: position) }
         guard bytes[position] == byte else { throw error(.unexpectedByte(bytes[position], expected: expectation), at: position) }
-        guard open.count < maxDepth else { throw error(.tooDeep(limit: maxDepth), at: position) }
-        open.append(false)
+        guard openCount < maxDepth else { throw error(.tooDeep(limit: maxDepth), at: position) }
+        openCount += 1
+        innermostHasMembers = false
         position += 1
     }
 
     /// The next key of the innermost open object, its `:` consumed, so that its value comes
     /// next; `nil` when the object ends (its `}` consumed). Keys are not checked for duplicates.
+    @inlinable
     public mutating func nextKey() throws(JSONError) -> JSONStringToken? {
         skipWhitespace()
-        let hasMembers = open.last ?? false
+        let hasMembers = innermostHasMembers
         guard position < bytes.count else {
             throw error(.unexpectedEnd(expected: hasMembers ? .commaOrObjectEnd : .keyOrObjectEnd), at: position)
         }
         var byte = bytes[position]
         if byte == UInt8(ascii: "}") {
-            open.removeLast()
+            openCount -= 1
             position += 1
             return nil
         }
@@ -230,29 +265,31 @@ public struct JSONCursor {
         guard position < bytes.count else { throw error(.unexpectedEnd(expected: .colon), at: position) }
         guard bytes[position] == UInt8(ascii: ":") else { throw error(.unexpectedByte(bytes[position], expected: .colon), at: position) }
         position += 1
-        open[open.count - 1] = true
+        innermostHasMembers = true
         return key
     }
 
     /// Whether another element of the innermost open array comes next (its `,` consumed);
     /// `false` when the array ends (its `]` consumed).
+    @inlinable
     public mutating func nextElement() throws(JSONError) -> Bool {
         skipWhitespace()
-        let hasMembers = open.last ?? false
+        let hasMembers = innermostHasMembers
         guard position < bytes.count else {
             throw error(.unexpectedEnd(expected: hasMembers ? .commaOrArrayEnd : .valueOrArrayEnd), at: position)
         }
         let byte = bytes[position]
         if byte == UInt8(ascii: "]") {
-            open.removeLast()
+            openCount -= 1
             position += 1
             return false
         }
         if hasMembers {
             guard byte == UInt8(ascii: ",") else { throw error(.unexpectedByte(byte, expected: .commaOrArrayEnd), at: position) }
             position += 1
+        } else {
+            innermostHasMembers = true
         }
-        open[open.count - 1] = true
         return true
     }
 
@@ -260,6 +297,7 @@ public struct JSONCursor {
 
     /// Reads the string that comes next, validating it (UTF-8, control characters, escapes,
     /// surrogate pairs) without decoding it.
+    @inlinable
     public mutating func readString() throws(JSONError) -> JSONStringToken {
         skipWhitespace()
         guard position < bytes.count else { throw error(.unexpectedEnd(expected: .string), at: position) }
@@ -295,7 +333,7 @@ public struct JSONCursor {
     }
 
     /// Checks the escape at `position` (a backslash) and moves past it.
-    mutating func scanEscape() throws(JSONError) {
+    @usableFromInline mutating func scanEscape() throws(JSONError) {
         guard position + 1 < bytes.count else { throw error(.unexpectedEnd(expected: .escape), at: position + 1) }
         switch bytes[position + 1] {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
@@ -346,25 +384,70 @@ public struct JSONCursor {
     }
 
     /// The raw bytes of a token read by this cursor (escapes not decoded).
+    @inlinable
     public func rawBytes(_ token: JSONStringToken) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end])
     }
 
     /// The decoded text of a string token, byte for byte (`\u0000` kept).
+    @inlinable
     public func string(_ token: JSONStringToken) -> String {
         guard token.hasEscapes else { return String(decoding: rawBytes(token), as: UTF8.self) }
         return String(decoding: decodedBytes(token), as: UTF8.self)
     }
 
     /// Whether the decoded text of `token` is exactly `literal` (compared by bytes).
-    public func token(_ token: JSONStringToken, equals literal: StaticString) -> Bool {
-        let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-        guard token.hasEscapes else { return rawBytes(token).elementsEqual(expected) }
-        return decodedBytes(token).elementsEqual(expected)
+    @inlinable public func token(_ token: JSONStringToken, equals literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard !token.hasEscapes else { return decodedBytes(token).elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: count)) }
+        guard token.end - token.start == count else { return false }
+        guard count > 0, let base = bytes.baseAddress else { return true }
+        return memcmp(base + token.start, literal.utf8Start, count) == 0
+    }
+
+    /// The raw bytes of a token without escapes, packed little-endian into two words (the first
+    /// 16 bytes; the rest ignored), and its byte count: a cheap key to match known spellings.
+    @inlinable public func packedRawBytes(_ token: JSONStringToken) -> (count: Int, low: UInt64, high: UInt64) {
+        let count = token.end - token.start
+        var low: UInt64 = 0, high: UInt64 = 0
+        for k in 0..<min(count, 16) {
+            let byte = UInt64(bytes[token.start + k])
+            if k < 8 { low |= byte << (8 * UInt64(k)) } else { high |= byte << (8 * UInt64(k - 8)) }
+        }
+        return (count, low, high)
+    }
+
+    /// A saved place: ``rewind(to:)`` goes back to it to read the same value again.
+    public struct Mark: Sendable {
+        @usableFromInline let position: Int
+        @usableFromInline let depth: Int
+        @usableFromInline let low: UInt64
+        @usableFromInline let high: UInt64
+
+        @usableFromInline init(position: Int, depth: Int, low: UInt64, high: UInt64) {
+            self.position = position
+            self.depth = depth
+            self.low = low
+            self.high = high
+        }
+    }
+
+    /// The current place, to come back to.
+    @inlinable
+    public func mark() -> Mark { Mark(position: position, depth: openCount, low: hasMembersLow, high: hasMembersHigh) }
+
+    /// Goes back to `mark`, taken earlier by this cursor at the start of a value that has not
+    /// been left yet (the value may have been read in part).
+    @inlinable
+    public mutating func rewind(to mark: Mark) {
+        position = mark.position
+        openCount = mark.depth
+        hasMembersLow = mark.low
+        hasMembersHigh = mark.high
     }
 
     /// The UTF-8 of a validated token with its escapes decoded.
-    func decodedBytes(_ token: JSONStringToken) -> [UInt8] {
+    @usableFromInline func decodedBytes(_ token: JSONStringToken) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(token.end - token.start)
         var index = token.start
@@ -481,6 +564,7 @@ public struct JSONCursor {
     /// - Returns: the integer, or `nil` (nothing consumed but whitespace) when the next value is
     ///   something else, including a negative, fractional or larger number.
     /// - Throws: as ``readNumber()`` when the next value is a malformed number.
+    @inlinable
     public mutating func readUnsignedIfPresent() throws(JSONError) -> UInt64? {
         skipWhitespace()
         // The common case, digits then a delimiter, without building a token.
@@ -536,10 +620,17 @@ public enum JSONKind: Sendable, Equatable {
 public struct JSONStringToken: Sendable, Equatable {
     /// Offset (with the cursor's base) of the opening quote.
     public let offset: Int
-    let start: Int
-    let end: Int
+    @usableFromInline let start: Int
+    @usableFromInline let end: Int
     /// Whether the raw bytes hold backslash escapes (its text then differs from them).
     public let hasEscapes: Bool
+
+    @usableFromInline init(offset: Int, start: Int, end: Int, hasEscapes: Bool) {
+        self.offset = offset
+        self.start = start
+        self.end = end
+        self.hasEscapes = hasEscapes
+    }
 }
 
 /// A number read by a ``JSONCursor``.

@@ -25,7 +25,7 @@ public enum UTF8Check {
 
     /// The length of the valid multi-byte sequence starting at `index` (whose byte is ≥ 0x80),
     /// or `nil`.
-    @inline(__always) static func sequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int? {
+    @inlinable static func sequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int? {
         let lead = bytes[index]
         let remaining = bytes.count - index
         @inline(__always) func continuation(_ k: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
@@ -51,10 +51,10 @@ public enum UTF8Check {
         }
     }
 
-    @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+    @inlinable static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     /// Whether `byte` can continue a number after its integer digits.
-    @inline(__always) static func continuesNumber(_ byte: UInt8) -> Bool {
+    @inlinable static func continuesNumber(_ byte: UInt8) -> Bool {
         isDigit(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
     }
 

@@ -65,9 +65,21 @@ public struct Inspection {
 
     /// Tensor count and bytes per dtype, largest first.
     public var byDType: [(dtype: DType, tensors: Int, bytes: Int)] {
-        var totals: [DType: (Int, Int)] = [:]
-        for entry in tensors { totals[entry.dtype, default: (0, 0)].0 += 1; totals[entry.dtype, default: (0, 0)].1 += entry.byteCount }
-        return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
+        // A handful of dtypes at most: a short list beats hashing once per tensor.
+        var totals: [(dtype: DType, tensors: Int, bytes: Int)] = []
+        var last = -1
+        for entry in tensors {
+            if last < 0 || totals[last].dtype != entry.dtype {
+                last = totals.firstIndex { $0.dtype == entry.dtype } ?? -1
+                if last < 0 {
+                    totals.append((entry.dtype, 0, 0))
+                    last = totals.count - 1
+                }
+            }
+            totals[last].tensors += 1
+            totals[last].bytes += entry.byteCount
+        }
+        return totals.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 
     /// The `modelfile.inspect/1` JSON document.
@@ -114,9 +126,15 @@ public struct Inspection {
         if tensors.isEmpty {
             lines.append("no tensors")
         } else {
-            var rows: [[String]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
-            for entry in tensors { rows.append([entry.name, entry.dtype.rawValue, entry.shape.description, Formatting.bytes(entry.byteCount)]) }
-            lines.append(Formatting.table(rows))
+            var rows = ByteTable(columns: 4, expectedRows: tensors.count + 1)
+            for header in ["NAME", "DTYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
+            for entry in tensors {
+                rows.append(entry.name)
+                rows.append(entry.dtype.rawValue)
+                rows.append { Formatting.appendShape(entry.shape.dimensions, to: &$0) }
+                rows.append { Formatting.appendBytes(entry.byteCount, to: &$0) }
+            }
+            lines.append(rows.rendered())
         }
         lines.append("")
         lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")

@@ -149,6 +149,8 @@ private struct EntryReader {
     var tensors: [SafetensorsTensorInfo] = []
     var metadata: [ExactString: String]?
     var metadataKeys: [String] = []
+    /// The shape being read (reused, so an entry allocates only its final `Shape`).
+    var shapeScratch: [UInt64] = []
 
     init(text: UnsafeRawBufferPointer) {
         cursor = JSONCursor(text, offsetBase: SafetensorsHeader.textOffset)
@@ -234,7 +236,7 @@ private struct EntryReader {
         }
         try cursor.beginObject()
         var dtype: DType?
-        var rawShape: [UInt64]?
+        var sawShape = false
         var offsets: (UInt64, UInt64)?
         var offsetsAt = entryAt
         var otherKeys: [String] = []
@@ -243,8 +245,9 @@ private struct EntryReader {
                 guard dtype == nil else { throw SafetensorsError.duplicateKey("dtype", inObject: "tensor \(name.quotedForMessage)", at: key.offset) }
                 dtype = try readDType(tensor: name)
             } else if cursor.token(key, equals: "shape") {
-                guard rawShape == nil else { throw SafetensorsError.duplicateKey("shape", inObject: "tensor \(name.quotedForMessage)", at: key.offset) }
-                rawShape = try readShape(tensor: name)
+                guard !sawShape else { throw SafetensorsError.duplicateKey("shape", inObject: "tensor \(name.quotedForMessage)", at: key.offset) }
+                sawShape = true
+                try readShape(tensor: name)
             } else if cursor.token(key, equals: "data_offsets") {
                 guard offsets == nil else {
                     throw SafetensorsError.duplicateKey("data_offsets", inObject: "tensor \(name.quotedForMessage)", at: key.offset)
@@ -261,9 +264,9 @@ private struct EntryReader {
             }
         }
         guard let dtype else { throw SafetensorsError.missingField(tensor: name, field: "dtype", at: entryAt) }
-        guard let rawShape else { throw SafetensorsError.missingField(tensor: name, field: "shape", at: entryAt) }
+        guard sawShape else { throw SafetensorsError.missingField(tensor: name, field: "shape", at: entryAt) }
         guard let (begin, end) = offsets else { throw SafetensorsError.missingField(tensor: name, field: "data_offsets", at: entryAt) }
-        return try SafetensorsHeader.entry(name: name, dtype: dtype, rawShape: rawShape, begin: begin, end: end, offsetsAt: offsetsAt)
+        return try SafetensorsHeader.entry(name: name, dtype: dtype, rawShape: shapeScratch, begin: begin, end: end, offsetsAt: offsetsAt)
     }
 
     private mutating func readDType(tensor name: String) throws -> DType {
@@ -273,25 +276,34 @@ private struct EntryReader {
             throw SafetensorsError.invalidField(tensor: name, field: "dtype", expected: "a string", found: found.summary, at: at)
         }
         let token = try cursor.readString()
-        for dtype in DType.safetensorsCases where cursor.token(token, equals: dtype.staticName) { return dtype }
+        if !token.hasEscapes {
+            let packed = cursor.packedRawBytes(token)
+            for (count, low, high, dtype) in SafetensorsHeader.dtypeSpellings where count == packed.count && low == packed.low && high == packed.high {
+                return dtype
+            }
+        } else {
+            for dtype in DType.safetensorsCases where cursor.token(token, equals: dtype.staticName) { return dtype }
+        }
         throw SafetensorsError.unknownDType(tensor: name, found: cursor.string(token), at: at)
     }
 
     /// An array of non-negative integers below 2^64.
-    private mutating func readShape(tensor name: String) throws -> [UInt64] {
+    /// The dimensions go into `shapeScratch`, reused from entry to entry.
+    private mutating func readShape(tensor name: String) throws {
         let at = cursor.nextValueOffset()
-        let start = cursor
+        let start = cursor.mark()
+        let depth = cursor.depth
+        shapeScratch.removeAll(keepingCapacity: true)
         if try cursor.peekKind() == .array {
             try cursor.beginArray()
-            var dimensions: [UInt64] = []
             while try cursor.nextElement() {
                 guard let dimension = try cursor.readUnsignedIfPresent() else { break }
-                dimensions.append(dimension)
+                shapeScratch.append(dimension)
             }
-            if cursor.depth == start.depth { return dimensions }
+            if cursor.depth == depth { return }
         }
         // Not an array of such integers: read it again as JSON to say what it is.
-        cursor = start
+        cursor.rewind(to: start)
         let value = try cursor.readValue()
         guard let items = value.arrayValue else {
             throw SafetensorsError.invalidField(
@@ -305,7 +317,7 @@ private struct EntryReader {
     /// `[begin, end]`, non-negative integers below 2^64.
     private mutating func readOffsets(tensor name: String) throws -> (UInt64, UInt64) {
         let at = cursor.nextValueOffset()
-        let start = cursor
+        let start = cursor.mark()
         if try cursor.peekKind() == .array {
             try cursor.beginArray()
             if try cursor.nextElement(), let begin = try cursor.readUnsignedIfPresent(),
@@ -315,7 +327,7 @@ private struct EntryReader {
                 return (begin, end)
             }
         }
-        cursor = start
+        cursor.rewind(to: start)
         let value = try cursor.readValue()
         guard let items = value.arrayValue, items.count == 2 else {
             throw SafetensorsError.invalidField(tensor: name, field: "data_offsets", expected: "[begin, end]", found: value.summary, at: at)
@@ -360,6 +372,19 @@ extension SafetensorsHeader {
                 tensor: name, field: "data_offsets", expected: "offsets within the file", found: "[\(begin), \(end)]", at: offsetsAt)
         }
         return SafetensorsTensorInfo(name: name, dtype: dtype, shape: Shape(dimensions), dataRange: Int(begin)..<Int(end))
+    }
+}
+
+extension SafetensorsHeader {
+    /// Each dtype's spelling packed as ``JSONCursor/packedRawBytes(_:)`` packs a token (every
+    /// spelling is shorter than 16 bytes).
+    static let dtypeSpellings: [(Int, UInt64, UInt64, DType)] = DType.safetensorsCases.map { dtype in
+        let bytes = Array(dtype.rawValue.utf8)
+        var low: UInt64 = 0, high: UInt64 = 0
+        for (k, byte) in bytes.enumerated() {
+            if k < 8 { low |= UInt64(byte) << (8 * UInt64(k)) } else { high |= UInt64(byte) << (8 * UInt64(k - 8)) }
+        }
+        return (bytes.count, low, high, dtype)
     }
 }
 
