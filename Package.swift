@@ -54,7 +54,7 @@ let package = Package(
             ]),
 
         // Test support: fixture lookup, tolerance helpers, hostile-byte builders.
-        .target(name: "TestSupport", dependencies: ["TensorData"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["TensorData", "JSONReader"], path: "Tests/Support"),
         .testTarget(name: "ExactTextTests", dependencies: ["ExactText"]),
         .testTarget(name: "JSONReaderTests", dependencies: ["JSONReader", "ExactText", "TestSupport"]),
         .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
@@ -65,6 +65,6 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
         .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
     ]
 )
