@@ -19,14 +19,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_support import check, failures  # noqa: E402
+
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures")
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("PASS " if condition else "FAIL ") + name + ("" if condition else f": {detail}"))
-    if not condition:
-        failures.append(name)
 
 
 def run(modelfile, *args, expect=0):
@@ -526,6 +522,24 @@ def training_checks(modelfile, work):
 
 SECTIONS = {"safetensors": safetensors_checks, "torch": torch_checks, "lightning": lightning_checks, "training": training_checks}
 
+
+def load_modules():
+    """Adds the SECTIONS of every scripts/interop_<area>.py module."""
+    import glob
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "interop_*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name == "interop_support":
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        SECTIONS.update(module.SECTIONS)
+
+
+load_modules()
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--modelfile", required=True)
@@ -537,5 +551,6 @@ if __name__ == "__main__":
             SECTIONS[section](os.path.abspath(args.modelfile), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{len(failures)} failure(s)" if failures else "\nall interop checks passed")
+    from interop_support import passes
+    print(f"\n{len(passes)} passed, {len(failures)} failure(s)" if failures else f"\nall {len(passes)} interop checks passed")
     sys.exit(1 if failures else 0)
