@@ -2,7 +2,7 @@ import ModelFormats
 import Testing
 import TestSupport
 
-/// Crafted safetensors headers, one per attack shape (SECURITY.md §2, rule 8). The fixture
+/// Crafted safetensors headers, one per attack shape (docs/security.md, docs/formats.md). The fixture
 /// suite covers the cases the reference also refuses; these cover resource and parser attacks.
 @Suite("safetensors hostile input")
 struct SafetensorsHostileInputTests {

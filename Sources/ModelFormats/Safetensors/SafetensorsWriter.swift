@@ -1,8 +1,8 @@
 import BinaryIO
 import TensorData
 
-/// Writes safetensors files laid out exactly like the reference writer
-/// (safetensors/src/tensor.rs `prepare`):
+/// Writes safetensors files laid out exactly like the reference writer (docs/formats.md,
+/// "Writer layout"):
 ///
 /// - tensors sorted by dtype rank, descending, then by name (byte order), packed back to back;
 /// - a compact JSON header, `__metadata__` first (its keys sorted here, so output is reproducible),
