@@ -27,12 +27,15 @@ public struct TensorEntry: Sendable, Equatable {
     public let dtype: DType
     /// Dimensions.
     public let shape: Shape
+    /// For a quantized torch tensor read as its integers: how they map to real numbers.
+    public let quantization: TensorQuantizationInfo?
 
     /// An entry.
-    public init(name: String, dtype: DType, shape: Shape) {
+    public init(name: String, dtype: DType, shape: Shape, quantization: TensorQuantizationInfo? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
+        self.quantization = quantization
     }
 
     /// Bytes of the tensor when stored contiguously.
@@ -42,6 +45,31 @@ public struct TensorEntry: Sendable, Equatable {
 
     public static func == (lhs: TensorEntry, rhs: TensorEntry) -> Bool {
         lhs.name.isByteEqual(to: rhs.name) && lhs.dtype == rhs.dtype && lhs.shape == rhs.shape
+    }
+}
+
+/// The quantization of a tensor whose entry holds its integers (docs/cli.md "Quantized tensors").
+public struct TensorQuantizationInfo: Sendable, Equatable {
+    /// The torch dtype (`qint8`, `quint8`, `qint32`).
+    public let torchDType: String
+    /// The scheme (`per_tensor_affine`, `per_channel_affine`, `per_channel_affine_float_qparams`).
+    public let scheme: String
+    /// The scale of a per-tensor scheme.
+    public let scale: Double?
+    /// The zero point of a per-tensor scheme.
+    public let zeroPoint: Int64?
+    /// The axis of a per-channel scheme.
+    public let axis: Int?
+    /// The entries that hold the parameters (`NAME.q_scale`, …), in order.
+    public let parameterTensors: [String]
+
+    public init(torchDType: String, scheme: String, scale: Double?, zeroPoint: Int64?, axis: Int?, parameterTensors: [String]) {
+        self.torchDType = torchDType
+        self.scheme = scheme
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.axis = axis
+        self.parameterTensors = parameterTensors
     }
 }
 
