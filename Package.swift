@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "TensorData", dependencies: ["ExactText"]),
         .target(name: "BinaryIO"),
         .target(name: "PickleVM", dependencies: ["BinaryIO", "ExactText"]),
-        .target(name: "ZipFormat", dependencies: ["BinaryIO", "CZlib"]),
+        .target(name: "ZipFormat", dependencies: ["BinaryIO", "ExactText", "CZlib"]),
         .target(
             name: "ModelFormats",
             dependencies: ["ExactText", "JSONReader", "TensorData", "BinaryIO", "PickleVM", "ZipFormat", "CZip", "CZlib"]),

@@ -5,6 +5,7 @@ safetensors, torch and huggingface_hub read them. Run through scripts/interop.sh
 
     MODELFILE_VENV=/work/venv bash scripts/interop.sh exact_strings
 """
+import collections
 import json
 import os
 import random
@@ -151,6 +152,41 @@ def exact_strings_checks(modelfile, work):
     listed, _ = inspect_names(modelfile, normalized)
     check("keys that differ only by normalization: two tensors for safetensors and for modelfile",
           reference_keys == sorted(["\u00e9", "e\u0301"]) and sorted(listed) == reference_keys, (reference_keys, listed))
+
+    # Storage keys that differ only by normalization: torch keeps two storages (a dict by str,
+    # zip records by bytes); so must modelfile.
+    import io
+    import pickle
+    import zipfile
+
+    class KeyedPickler(pickle.Pickler):
+        def __init__(self, file, keys):
+            super().__init__(file, protocol=2)
+            self.keys = keys
+
+        def persistent_id(self, obj):
+            if isinstance(obj, torch.storage.TypedStorage):
+                key = self.keys[obj.data_ptr()]
+                return ("storage", getattr(torch, obj._pickle_storage_type()), key, "cpu", obj._size())
+            return None
+
+    a, b = torch.tensor([1.0]), torch.tensor([2.0])
+    keys = {a.untyped_storage().data_ptr(): "\u00e9", b.untyped_storage().data_ptr(): "e\u0301"}
+    buffer = io.BytesIO()
+    KeyedPickler(buffer, keys).dump(collections.OrderedDict([("a", a), ("b", b)]))
+    keyed = os.path.join(work, "keyed.pth")
+    with zipfile.ZipFile(keyed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", buffer.getvalue())
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/data/\u00e9", a.numpy().tobytes())
+        archive.writestr("archive/data/e\u0301", b.numpy().tobytes())
+        archive.writestr("archive/version", "3\n")
+    reference = torch.load(keyed, weights_only=True)
+    keyed_out = os.path.join(work, "keyed.safetensors")
+    run(modelfile, "convert", keyed, keyed_out)
+    check("storages under keys that differ only by normalization keep their values (torch.load agrees)",
+          float(reference["a"]) == 1.0 and float(reference["b"]) == 2.0 and same(load_file(keyed_out), dict(reference)),
+          (dict(reference), load_file(keyed_out)))
 
     # The committed fixtures still read as their expectation files say.
     fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures", "exact_strings")
