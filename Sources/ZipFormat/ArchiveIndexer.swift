@@ -174,18 +174,25 @@ struct ArchiveIndexer {
     ) throws(ZipError) -> ([ZipEntry], [ExactString: Int]) {
         var entries: [ZipEntry] = []
         var indexByName: [ExactString: Int] = [:]
+        // Duplicates are found under canonical equivalence (Swift's String ==), on purpose: two
+        // names that normalize alike are ambiguous (a tool that normalizes names would read the
+        // other record), so such an archive is refused. Lookups are by bytes (`indexByName`), so
+        // a name never finds a record spelled differently.
+        var indexByCanonicalName: [String: Int] = [:]
         // The count is at most the directory size / 46, so this reservation is backed by file bytes.
         entries.reserveCapacity(directory.entryCount)
         indexByName.reserveCapacity(directory.entryCount)
+        indexByCanonicalName.reserveCapacity(directory.entryCount)
         let directoryEnd = directory.offset + directory.byteCount
         var cursor = directory.offset
         for index in 0..<directory.entryCount {
             let (entry, next) = try readEntry(at: cursor, index: index, directoryEnd: directoryEnd) { name, offset throws(ZipError) in
-                if let first = indexByName[ExactString(name)] {
+                if let first = indexByCanonicalName[name] {
                     throw .duplicateEntryName(name: name, offset: offset, firstOffset: entries[first].centralHeaderOffset)
                 }
             }
             indexByName[ExactString(entry.name)] = index
+            indexByCanonicalName[entry.name] = index
             entries.append(entry)
             cursor = next
         }

@@ -128,7 +128,7 @@ public final class ShardedModel: TensorSource {
         self.path = path
         let indexFile = try MappedFile(path: path)
         index = try SafetensorsIndex.parse(indexFile.bytes)
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var shards: [(String, TensorSource)] = []
         var problems: [ShardedSafetensorsError] = []
         for name in index.shardNames {
