@@ -55,6 +55,8 @@ def utf8(names):
 
 
 def exact_strings_checks(modelfile, work):
+    work = os.path.join(work, "exact_strings")  # the other sections share the work folder
+    os.makedirs(work, exist_ok=True)
     rng = random.Random(20261205)
     names = NAMES + random_names(rng, 40)
     tensors = state_dict(names, 7)
