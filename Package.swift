@@ -2,6 +2,8 @@
 //
 // The package graph enforces the layering:
 //
+//   ExactText     byte-exact strings: names and keys compared and hashed by their UTF-8 bytes
+//   JSONReader    an exact, strict JSON parser (value tree, pull cursor) for every JSON modelfile reads
 //   TensorData    plain values: dtypes, shapes, raw tensors, state dicts, half-precision bits
 //   BinaryIO      memory-mapped files, bounds-checked byte cursors, atomic output files
 //   PickleVM      an inert pickle interpreter and encoder; knows nothing about torch
@@ -27,18 +29,19 @@ let package = Package(
     targets: [
         // System libraries: module.modulemap + shim.h in Sources/<Name>/; flags come from pkg-config.
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
-        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // OpenBLAS: declarations only; TensorCore opens the shared library on first use (see BLAS.swift).
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "TensorData"),
+        .target(name: "ExactText"),
+        .target(name: "JSONReader", dependencies: ["ExactText"]),
+        .target(name: "TensorData", dependencies: ["ExactText"]),
         .target(name: "BinaryIO"),
-        .target(name: "PickleVM", dependencies: ["BinaryIO"]),
-        .target(name: "ZipFormat", dependencies: ["BinaryIO", "CZlib"]),
+        .target(name: "PickleVM", dependencies: ["BinaryIO", "ExactText"]),
+        .target(name: "ZipFormat", dependencies: ["BinaryIO", "ExactText", "CZlib"]),
         .target(
             name: "ModelFormats",
-            dependencies: ["TensorData", "BinaryIO", "PickleVM", "ZipFormat", "CJSONC", "CZip", "CZlib"]),
+            dependencies: ["ExactText", "JSONReader", "TensorData", "BinaryIO", "PickleVM", "ZipFormat", "CZip", "CZlib"]),
         .target(name: "TensorCore", dependencies: ["TensorData", "COpenBLAS"]),
         .target(name: "TensorNN", dependencies: ["TensorCore"]),
         .target(name: "ModelFileKit", dependencies: ["ModelFormats", "TensorNN"]),
@@ -51,7 +54,9 @@ let package = Package(
             ]),
 
         // Test support: fixture lookup, tolerance helpers, hostile-byte builders.
-        .target(name: "TestSupport", dependencies: ["TensorData"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["TensorData", "JSONReader"], path: "Tests/Support"),
+        .testTarget(name: "ExactTextTests", dependencies: ["ExactText"]),
+        .testTarget(name: "JSONReaderTests", dependencies: ["JSONReader", "ExactText", "TestSupport"]),
         .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO", "TestSupport"]),
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM", "TestSupport"]),
@@ -60,6 +65,6 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
         .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
     ]
 )

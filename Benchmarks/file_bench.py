@@ -2,6 +2,10 @@
 """Benchmarks modelfile's file commands against the Python tools, in the same run.
 
     python3 Benchmarks/file_bench.py [--work DIR] [--runs N] [--modelfile PATH] [--python PATH]
+                                     [--only inspect] [--baseline PATH]
+
+--only inspect runs just the inspect rows (seconds instead of minutes); --baseline PATH times
+another modelfile binary (an earlier build) on the same inspect rows, in the same run.
 
 Needs only the Python standard library for modelfile's side. The reference side runs when the
 interpreter given by --python (default: this one) can import safetensors (numpy backend) and,
@@ -173,6 +177,8 @@ def main():
     parser.add_argument("--modelfile", default=".build/release/modelfile")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--only", choices=["inspect"], help="run only the inspect rows")
+    parser.add_argument("--baseline", help="an earlier modelfile binary to time on the inspect rows")
     args = parser.parse_args()
     mf = os.path.abspath(args.modelfile)
     os.makedirs(args.work, exist_ok=True)
@@ -199,12 +205,26 @@ def main():
     print(f"big file: {size:,} bytes, 104 tensors; small: {os.path.getsize(files['small']):,} bytes; "
           f"many: 10,000 tensors, {os.path.getsize(files['many']):,} bytes")
     r = args.runs
+    baseline = os.path.abspath(args.baseline) if args.baseline else None
     for name, label in (("big", "inspect 1 GiB (header only)"), ("small", "inspect 10 MiB"), ("many", "inspect 10,000 tensors")):
         ours = measure([mf, "inspect", files[name]], r)
         theirs = measure([args.python, "-c", PY_INSPECT, files[name]], r) if have_st else None
         row(label, ours, theirs, "safe_open(np)")
+        if baseline:
+            before = measure([baseline, "inspect", files[name]], r)
+            row(label + " (baseline)", before, theirs, "safe_open(np)")
     ours_json = measure([mf, "inspect", "--json", files["big"]], r)
     row("inspect --json 1 GiB", ours_json)
+    ours_json = measure([mf, "inspect", "--json", files["many"]], r)
+    row("inspect --json 10,000 tensors", ours_json)
+    if baseline:
+        row("inspect --json 10,000 tensors (baseline)", measure([baseline, "inspect", "--json", files["many"]], r))
+    if args.only == "inspect":
+        with open(os.path.join(args.work, "results.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+        if not args.keep:
+            shutil.rmtree(args.work, ignore_errors=True)
+        return
     cat = measure(["cat", files["big"]], r)
     row("cat 1 GiB > /dev/null (floor)", cat)
     ours = measure([mf, "verify", files["big"]], r)

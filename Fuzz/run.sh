@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(FuzzSafetensorsHeader FuzzUnpickler FuzzZipArchive FuzzLegacyTorch FuzzInspect)
+((${#TARGETS[@]})) || TARGETS=(FuzzSafetensorsHeader FuzzJSON FuzzUnpickler FuzzZipArchive FuzzLegacyTorch FuzzInspect)
 
 swift build -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --scratch-path .build-fuzz 2>&1 \
     | grep -vE "Cannot export local symbol|^\s*$" | tail -3
@@ -26,6 +26,13 @@ for target in "${TARGETS[@]}"; do
     corpus=corpus-$target
     case $target in
         FuzzSafetensorsHeader) seed "$corpus" '*.safetensors' ;;
+        FuzzJSON)  # header texts and the JSON fixtures
+            mkdir -p "$corpus"
+            for f in $(find ../Fixtures -name '*.safetensors' -size -64k); do
+                n=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+                [ -n "$n" ] && [ "$n" -lt 65536 ] && tail -c +9 "$f" | head -c "$n" > "$corpus/$(basename "$f").json" || true
+            done
+            seed "$corpus" '*.json' ;;
         FuzzUnpickler) seed "$corpus" '*.pkl' ;;
         FuzzZipArchive) seed "$corpus" '*.pth' '*.ckpt' '*.zip' ;;
         FuzzLegacyTorch)  # legacy files without their 15-byte magic (the harness adds it)

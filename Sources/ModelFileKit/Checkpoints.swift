@@ -27,9 +27,9 @@ struct CheckpointSummary {
     var byteSplit: (weights: Int, optimizer: Int, other: Int) {
         var split = (weights: 0, optimizer: 0, other: 0)
         for entry in file.entries {
-            if let key = checkpoint.stateDictKey, entry.name.hasPrefix(key + ".") {
+            if let key = checkpoint.stateDictKey, entry.name.hasBytePrefix(key + ".") {
                 split.weights += entry.byteCount
-            } else if let key = checkpoint.optimizerKey, entry.name.hasPrefix(key + ".") {
+            } else if let key = checkpoint.optimizerKey, entry.name.hasBytePrefix(key + ".") {
                 split.optimizer += entry.byteCount
             } else {
                 split.other += entry.byteCount

@@ -175,7 +175,7 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
         case .unsupportedOutput(let format): return "writing \(format.rawValue) from this input is not supported"
         case .selectionEmpty(let path): return "--select \(path) matches no tensors"
         case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
-        case .nameCollision(let name): return "after renaming, two tensors are named \"\(name)\""
+        case .nameCollision(let name): return "after renaming, two tensors are named \(name.quotedForMessage)"
         case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth or ckpt"
         case .inputFormatMismatch(let spelling, let found):
             return "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)"
@@ -200,15 +200,16 @@ struct ConversionPlan {
         let select = options.select ?? ConversionPlan.defaultSelection(source)
         var entries: [TensorEntry] = []
         var indices: [Int] = []
-        var names = Set<String>()
+        // Names are matched and compared by their bytes (docs/formats.md, "Names and text").
+        var names = Set<ExactString>()
         var uncast: [String] = []
         for (index, entry) in source.entries.enumerated() {
             var name = entry.name
             if let select {
-                if name.hasPrefix(select + ".") { name.removeFirst(select.count + 1) } else if name != select { continue }
+                if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { continue }
             }
-            if let prefix = options.stripPrefix, name.hasPrefix(prefix), name.count > prefix.count { name.removeFirst(prefix.count) }
-            guard names.insert(name).inserted else { throw ConversionError.nameCollision(name) }
+            if let prefix = options.stripPrefix, let rest = name.droppingBytePrefix(prefix), !rest.isEmpty { name = rest }
+            guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
             var dtype = entry.dtype
             if let target = options.dtype {
                 if entry.dtype.isCastableFloat { dtype = target } else if entry.dtype.isFloatingPoint || entry.dtype.isComplex { uncast.append(entry.name) }

@@ -40,12 +40,14 @@ public struct DiffReport {
                             options: ReadOptions = ReadOptions()) throws -> DiffReport {
         let left = try attributing(to: a) { try ModelFile.open(a, options: options) }
         let right = try attributing(to: b) { try ModelFile.open(b, options: options) }
-        var rightIndex: [String: Int] = [:]
-        for (index, entry) in right.entries.enumerated() { rightIndex[entry.name] = index }
-        let leftNames = Set(left.entries.map(\.name))
+        // Names match by their bytes: two names that differ only by Unicode normalization are
+        // different tensors (docs/formats.md, "Names and text").
+        var rightIndex: [ExactString: Int] = [:]
+        for (index, entry) in right.entries.enumerated() { rightIndex[ExactString(entry.name)] = index }
+        let leftNames = Set(left.entries.map { ExactString($0.name) })
         var common: [TensorComparison] = []
         for (index, entry) in left.entries.enumerated() {
-            guard let other = rightIndex[entry.name] else { continue }
+            guard let other = rightIndex[ExactString(entry.name)] else { continue }
             let x = try attributing(to: a) { try left.tensor(at: index) }
             let y = try attributing(to: b) { try right.tensor(at: other) }
             common.append(compare(entry.name, x, y, atol: absoluteTolerance, rtol: relativeTolerance))
@@ -53,8 +55,8 @@ public struct DiffReport {
             right.releaseMemory(forTensorAt: other)
         }
         return DiffReport(
-            paths: (a, b), onlyInA: left.entries.map(\.name).filter { rightIndex[$0] == nil },
-            onlyInB: right.entries.map(\.name).filter { !leftNames.contains($0) }, common: common,
+            paths: (a, b), onlyInA: left.entries.map(\.name).filter { rightIndex[ExactString($0)] == nil },
+            onlyInB: right.entries.map(\.name).filter { !leftNames.contains(ExactString($0)) }, common: common,
             absoluteTolerance: absoluteTolerance, relativeTolerance: relativeTolerance)
     }
 

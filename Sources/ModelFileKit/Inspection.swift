@@ -14,8 +14,8 @@ public struct Inspection {
     public let format: ModelFormat
     /// Bytes on disk.
     public let fileBytes: Int
-    /// safetensors `__metadata__`, or `nil`.
-    public let metadata: [String: String]?
+    /// safetensors `__metadata__`, or `nil`; keys compare by their bytes.
+    public let metadata: [ExactString: String]?
     /// The tensors listed (all, or those matching `--filter`), in file order.
     public let tensors: [TensorEntry]
     /// Non-fatal observations.
@@ -42,14 +42,20 @@ public struct Inspection {
         format = source.format
         fileBytes = source.fileByteCount
         metadata = source.metadata
-        tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
+        if let filter {
+            let glob = NameGlob(filter)
+            tensors = source.entries.filter { glob.matches($0.name) }
+        } else {
+            tensors = source.entries
+        }
         warnings = source.warnings
         sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
     }
 
-    /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots).
+    /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots),
+    /// scalar by scalar: never normalized, and a name holding U+0000 is matched whole.
     public static func matches(_ name: String, glob: String) -> Bool {
-        fnmatch(glob, name, 0) == 0
+        NameGlob(glob).matches(name)
     }
 
     /// Total elements across the listed tensors.
@@ -59,9 +65,21 @@ public struct Inspection {
 
     /// Tensor count and bytes per dtype, largest first.
     public var byDType: [(dtype: DType, tensors: Int, bytes: Int)] {
-        var totals: [DType: (Int, Int)] = [:]
-        for entry in tensors { totals[entry.dtype, default: (0, 0)].0 += 1; totals[entry.dtype, default: (0, 0)].1 += entry.byteCount }
-        return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
+        // A handful of dtypes at most: a short list beats hashing once per tensor.
+        var totals: [(dtype: DType, tensors: Int, bytes: Int)] = []
+        var last = -1
+        for entry in tensors {
+            if last < 0 || totals[last].dtype != entry.dtype {
+                last = totals.firstIndex { $0.dtype == entry.dtype } ?? -1
+                if last < 0 {
+                    totals.append((entry.dtype, 0, 0))
+                    last = totals.count - 1
+                }
+            }
+            totals[last].tensors += 1
+            totals[last].bytes += entry.byteCount
+        }
+        return totals.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 
     /// The `modelfile.inspect/1` JSON document.
@@ -71,7 +89,7 @@ public struct Inspection {
             ("path", .string(path)),
             ("format", .string(format.rawValue)),
             ("file_bytes", .int(fileBytes)),
-            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0, .string(meta[$0] ?? "")) }) } ?? .null),
+            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null),
             ("tensors", .array(tensors.map { entry in
                 var members: [(String, JSONValue)] = [
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),
@@ -120,12 +138,19 @@ public struct Inspection {
         if tensors.isEmpty {
             lines.append("no tensors")
         } else {
-            var rows: [[String]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
+            var rows = ByteTable(columns: 4, expectedRows: tensors.count + 1)
+            for header in ["NAME", "DTYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
             for entry in tensors {
-                let dtype = entry.quantization.map { "\(entry.dtype.rawValue) (\($0.torchDType))" } ?? entry.dtype.rawValue
-                rows.append([entry.name, dtype, entry.shape.description, Formatting.bytes(entry.byteCount)])
+                rows.append(entry.name)
+                if let quantization = entry.quantization {
+                    rows.append("\(entry.dtype.rawValue) (\(quantization.torchDType))")
+                } else {
+                    rows.append(entry.dtype.rawValue)
+                }
+                rows.append { Formatting.appendShape(entry.shape.dimensions, to: &$0) }
+                rows.append { Formatting.appendBytes(entry.byteCount, to: &$0) }
             }
-            lines.append(Formatting.table(rows))
+            lines.append(rows.rendered())
         }
         lines.append("")
         lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")

@@ -1,5 +1,7 @@
-/// A JSON document with ordered object keys, for the `--json` outputs.
-public indirect enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+/// A JSON document with ordered object keys, for the `--json` outputs. (Not `indirect`: arrays
+/// already hold their elements out of line, and boxing every scalar made a 10,000-tensor
+/// document cost an allocation per number.)
+public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByNilLiteral
 {
     case null
@@ -48,7 +50,7 @@ public indirect enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral,
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .int(let value): Formatting.appendDecimal(value, to: &out)
         case .double(let value):
             if !value.isFinite {
                 out.append(contentsOf: "null".utf8)
@@ -110,6 +112,16 @@ public indirect enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral,
     /// everything else as UTF-8.
     static func appendEscaped(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copy them whole.
+        let copied: Bool? = string.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])

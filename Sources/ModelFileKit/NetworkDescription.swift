@@ -1,4 +1,5 @@
 import ModelFormats
+import TensorData
 import TensorNN
 
 /// The loss `train` minimises.
@@ -51,8 +52,8 @@ public struct NetworkDescription: Equatable, Sendable {
     }
 
     /// The safetensors `__metadata__` entries (besides `format`).
-    public var metadata: [String: String] {
-        var entries = [
+    public var metadata: [ExactString: String] {
+        var entries: [ExactString: String] = [
             "modelfile.layers": layerSizes.map(String.init).joined(separator: ","),
             "modelfile.activation": activation.rawValue,
             "modelfile.output_activation": outputActivation.rawValue,
@@ -68,7 +69,7 @@ public struct NetworkDescription: Equatable, Sendable {
     }
 
     /// Reads a description written by ``metadata``; `nil` when there is none or it is malformed.
-    public init?(metadata: [String: String]) {
+    public init?(metadata: [ExactString: String]) {
         guard let layers = metadata["modelfile.layers"].flatMap(NetworkDescription.integers), layers.count >= 2,
               let activation = metadata["modelfile.activation"].flatMap(Activation.init(rawValue:)),
               let output = metadata["modelfile.output_activation"].flatMap(Activation.init(rawValue:)),

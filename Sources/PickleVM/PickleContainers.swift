@@ -1,3 +1,5 @@
+import ExactText
+
 /// A list in a ``PickleValue`` tree.
 public final class PickleList: PickleNode, @unchecked Sendable {
     /// The items, in order.

@@ -1,3 +1,5 @@
+import ExactText
+
 // Writes a PickleValue tree as a protocol-2 pickle, the dialect `torch.save` writes and
 // `torch.load(weights_only=True)` reads (opcodes as in CPython `Lib/pickle.py` `_Pickler`).
 

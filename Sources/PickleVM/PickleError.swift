@@ -24,6 +24,10 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidGlobalName(at: Int)
     /// A string argument is not valid UTF-8.
     case invalidUTF8(opcode: PickleOpcode, at: Int)
+    /// A string argument holds an encoded UTF-16 surrogate (U+D800–U+DFFF), which Python reads
+    /// as a lone surrogate ("surrogatepass") and no exact text can hold; `at` is the byte where
+    /// the surrogate's encoding starts.
+    case surrogateInString(opcode: PickleOpcode, codeUnit: UInt16, at: Int)
     /// A budget of ``PickleLimits`` was exceeded; `found` is the count that broke it.
     case limitExceeded(PickleLimit, limit: Int, found: Int, at: Int)
     /// `BINGET`/`LONG_BINGET` of a memo index that was never stored.
@@ -50,7 +54,7 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         case .missingStop(let at), .argumentTruncated(_, _, _, let at), .declaredLengthPastEnd(_, _, _, let at),
             .negativeLength(_, _, let at), .unterminatedLine(_, let at), .unknownOpcode(_, let at),
             .unsupportedOpcode(_, let at), .unsupportedGlobal(_, _, let at), .invalidGlobalName(let at),
-            .invalidUTF8(_, let at), .limitExceeded(_, _, _, let at), .missingMemoEntry(_, _, let at),
+            .invalidUTF8(_, let at), .surrogateInString(_, _, let at), .limitExceeded(_, _, _, let at), .missingMemoEntry(_, _, let at),
             .stackUnderflow(_, _, _, let at), .missingMark(_, let at), .wrongOperand(_, _, _, let at),
             .frozenTarget(_, _, let at), .alreadyBuilt(_, let at), .unpairedSetItems(_, let at),
             .invalidDecimal(_, let at):
@@ -86,6 +90,9 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
             return "GLOBAL module or name has a byte outside printable ASCII"
         case .invalidUTF8(let opcode, _):
             return "\(opcode.name) string is not valid UTF-8"
+        case .surrogateInString(let opcode, let unit, _):
+            return "\(opcode.name) string holds the lone surrogate \\u\(String(unit, radix: 16)) (Python's surrogatepass), "
+                + "which cannot be kept exactly as text"
         case .limitExceeded(let limit, let value, let found, _):
             return "\(limit.measure(found)) exceeds the limit of \(value) (limit \(limit))"
         case .missingMemoEntry(let index, let opcode, _):
@@ -106,6 +113,41 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidDecimal(let opcode, _):
             return "\(opcode) line is not a decimal integer; expected an optional sign and digits"
         }
+    }
+}
+
+extension PickleError {
+    /// The offset and value of the first UTF-16 surrogate encoded in `bytes` (the three-byte
+    /// form `ED A0..BF 80..BF` that Python's "surrogatepass" reads), when that is the only thing
+    /// keeping `bytes` from being UTF-8; `nil` when there is none or another sequence is invalid
+    /// too (Python refuses those as well).
+    static func firstEncodedSurrogate(_ bytes: UnsafeRawBufferPointer) -> (Int, UInt16)? {
+        var first: (Int, UInt16)?
+        var index = 0
+        let count = bytes.count
+        func continuation(_ k: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
+            index + k < count && range.contains(bytes[index + k])
+        }
+        while index < count {
+            let lead = bytes[index]
+            let length: Int
+            switch lead {
+            case 0..<0x80: length = 1
+            case 0xC2...0xDF where continuation(1): length = 2
+            case 0xE0 where continuation(1, 0xA0...0xBF) && continuation(2): length = 3
+            case 0xE1...0xEF where continuation(1) && continuation(2):
+                if lead == 0xED, bytes[index + 1] >= 0xA0, first == nil {
+                    first = (index, 0xD000 | UInt16(bytes[index + 1] & 0x3F) << 6 | UInt16(bytes[index + 2] & 0x3F))
+                }
+                length = 3
+            case 0xF0 where continuation(1, 0x90...0xBF) && continuation(2) && continuation(3): length = 4
+            case 0xF1...0xF3 where continuation(1) && continuation(2) && continuation(3): length = 4
+            case 0xF4 where continuation(1, 0x80...0x8F) && continuation(2) && continuation(3): length = 4
+            default: return nil
+            }
+            index += length
+        }
+        return first
     }
 }
 

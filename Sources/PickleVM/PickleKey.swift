@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import ExactText
 
 /// The hashable identity of a dict key or set element, with Python's equality rules:
 /// `True == 1 == 1.0`, `-0.0 == 0`, `2.0**70 == 2**70`, tuples compare element-wise, and strings
@@ -86,47 +80,5 @@ enum PickleKey: Hashable {
             return nil
         }
         cost += 8
-    }
-}
-
-/// A string hashed and compared by its exact UTF-8 bytes.
-struct ExactString: Hashable {
-    let text: String
-
-    init(_ text: String) {
-        self.text = text
-    }
-
-    static func == (lhs: ExactString, rhs: ExactString) -> Bool {
-        sameUTF8(lhs.text, rhs.text)
-    }
-
-    /// Whether two strings have the same UTF-8 bytes. Strings that share storage (one string
-    /// fetched twice from the memo) are equal without reading their bytes.
-    static func sameUTF8(_ lhs: String, _ rhs: String) -> Bool {
-        let left = lhs.utf8
-        let right = rhs.utf8
-        let byteCount = left.count
-        guard byteCount == right.count else { return false }
-        let compared: Bool? =
-            left.withContiguousStorageIfAvailable { leftBuffer in
-                right.withContiguousStorageIfAvailable { rightBuffer in
-                    guard let leftBase = leftBuffer.baseAddress, let rightBase = rightBuffer.baseAddress else {
-                        return true
-                    }
-                    return leftBase == rightBase || memcmp(leftBase, rightBase, byteCount) == 0
-                }
-            } ?? nil
-        return compared ?? left.elementsEqual(right)
-    }
-
-    func hash(into hasher: inout Hasher) {
-        let hashedContiguously: Void? = text.utf8.withContiguousStorageIfAvailable { buffer in
-            hasher.combine(bytes: UnsafeRawBufferPointer(buffer))
-        }
-        if hashedContiguously == nil {
-            for byte in text.utf8 { hasher.combine(byte) }
-        }
-        hasher.combine(text.utf8.count)
     }
 }

@@ -1,3 +1,5 @@
+import ExactText
+
 /// A value decoded from a pickle, or to be encoded into one: an inert tree.
 ///
 /// Scalars are stored inline. Containers and the inert call nodes are reference types
@@ -250,7 +252,7 @@ extension PickleValue: Equatable {
             case (.float(let a), .float(let b)):
                 guard a.bitPattern == b.bitPattern else { return false }
             case (.string(let a), .string(let b)):
-                guard ExactString.sameUTF8(a, b) else { return false }
+                guard a.isByteEqual(to: b) else { return false }
             case (.bytes(let a), .bytes(let b)):
                 guard a == b else { return false }
             case (.global(let a), .global(let b)):

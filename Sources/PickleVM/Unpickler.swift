@@ -193,6 +193,13 @@ struct UnpicklerMachine {
                 let length = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self))
                 let payload = try readPayload(declared: UInt64(length), opcode, limit: .stringByteCount)
                 guard let text = String(validating: payload, as: UTF8.self) else {
+                    // Python decodes with "surrogatepass": an encoded surrogate (ED A0..BF xx)
+                    // becomes a lone surrogate, which no Swift String can hold. Refuse it, by
+                    // name and offset, rather than replace it with U+FFFD.
+                    let base = position - payload.count
+                    if let (offset, unit) = PickleError.firstEncodedSurrogate(payload) {
+                        throw .surrogateInString(opcode: opcode, codeUnit: unit, at: base + offset)
+                    }
                     throw .invalidUTF8(opcode: opcode, at: at)
                 }
                 try pushNew(.string(text))

@@ -59,7 +59,7 @@ public enum TensorDataError: Error, Equatable, CustomStringConvertible {
         case .byteCountMismatch(let dtype, let shape, let expected, let found):
             return "\(dtype) \(shape) needs \(expected) bytes, found \(found)"
         case .duplicateName(let name):
-            return "tensor name \"\(name)\" appears twice"
+            return "tensor name \(name.quotedForMessage) appears twice"
         }
     }
 }

@@ -49,11 +49,23 @@ public struct Shape: Hashable, Sendable, ExpressibleByArrayLiteral, CustomString
 
     /// `[2, 3]`
     public var description: String {
-        var text = "["
+        var text: [UInt8] = [UInt8(ascii: "[")]
+        text.reserveCapacity(2 + 8 * dimensions.count)
         for (i, dimension) in dimensions.enumerated() {
-            if i > 0 { text += ", " }
-            text += String(dimension)
+            if i > 0 { text.append(UInt8(ascii: ",")); text.append(0x20) }
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, enough for 19 digits
+            var magnitude = dimension.magnitude
+            var count = 0
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                repeat {
+                    buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                    magnitude /= 10
+                    count += 1
+                } while magnitude > 0
+                text.append(contentsOf: buffer[(24 - count)...])
+            }
         }
-        return text + "]"
+        text.append(UInt8(ascii: "]"))
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -1,10 +1,11 @@
 /// Named tensors in file order, like a PyTorch `state_dict`.
 ///
-/// Names are unique; insertion order is kept and is the order writers see.
+/// Names are unique by their bytes (two names that differ only by Unicode normalization are two
+/// entries, as in a Python dict); insertion order is kept and is the order writers see.
 public struct StateDict: Sendable, Equatable, Sequence {
     /// The names, in order.
     public private(set) var names: [String] = []
-    private var tensorsByName: [String: RawTensor] = [:]
+    private var tensorsByName: [ExactString: RawTensor] = [:]
 
     /// An empty state dict.
     public init() {}
@@ -20,13 +21,14 @@ public struct StateDict: Sendable, Equatable, Sequence {
     ///
     /// - Throws: `TensorDataError.duplicateName` if `name` is already present.
     public mutating func append(_ name: String, _ tensor: RawTensor) throws {
-        guard tensorsByName[name] == nil else { throw TensorDataError.duplicateName(name) }
+        let key = ExactString(name)
+        guard tensorsByName[key] == nil else { throw TensorDataError.duplicateName(name) }
         names.append(name)
-        tensorsByName[name] = tensor
+        tensorsByName[key] = tensor
     }
 
-    /// The tensor named `name`.
-    public subscript(name: String) -> RawTensor? { tensorsByName[name] }
+    /// The tensor named `name` (compared by bytes).
+    public subscript(name: String) -> RawTensor? { tensorsByName[ExactString(name)] }
 
     /// The number of tensors.
     public var count: Int { names.count }
@@ -38,14 +40,13 @@ public struct StateDict: Sendable, Equatable, Sequence {
     public func makeIterator() -> AnyIterator<(name: String, tensor: RawTensor)> {
         var index = 0
         return AnyIterator {
-            guard index < names.count else { return nil }
+            guard index < names.count, let tensor = tensorsByName[ExactString(names[index])] else { return nil }
             defer { index += 1 }
-            let name = names[index]
-            return (name, tensorsByName[name]!)
+            return (names[index], tensor)
         }
     }
 
     public static func == (lhs: StateDict, rhs: StateDict) -> Bool {
-        lhs.names == rhs.names && lhs.tensorsByName == rhs.tensorsByName
+        lhs.names.map { ExactString($0) } == rhs.names.map { ExactString($0) } && lhs.tensorsByName == rhs.tensorsByName
     }
 }

@@ -39,10 +39,10 @@ extension Module {
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true, prefix: String = "") throws -> StateDictLoadReport {
         let named = namedParameters()
         var report = StateDictLoadReport()
-        var known = Set<String>()
+        var known = Set<ExactString>()  // names compare by their bytes
         var updates: [(Parameter, Tensor)] = []
         for (name, parameter) in named {
-            known.insert(name)
+            known.insert(ExactString(name))
             guard let raw = stateDict[prefix + name] else {
                 report.missing.append(name)
                 continue
@@ -58,9 +58,8 @@ extension Module {
             }
         }
         report.unexpected = stateDict.names.compactMap { entry in
-            guard entry.hasPrefix(prefix) else { return nil }
-            let name = String(entry.dropFirst(prefix.count))
-            return known.contains(name) ? nil : name
+            guard let name = entry.droppingBytePrefix(prefix) else { return nil }  // by bytes, as Python's startswith
+            return known.contains(ExactString(name)) ? nil : name
         }
         if strict && !report.isExactMatch {
             throw NNError.stateDictMismatch(missing: report.missing, unexpected: report.unexpected, shapeMismatches: report.shapeMismatches)

@@ -1,3 +1,5 @@
+import ExactText
+
 // Every offset or length read from the file is compared with what remains in subtraction form
 // (`count <= available - offset`) before it is used, and 64-bit fields are compared with the file
 // size before they become `Int`, so no arithmetic on file values can trap.
@@ -5,7 +7,8 @@
 /// What indexing an archive produces.
 struct ArchiveIndex {
     var entries: [ZipEntry]
-    var indexByName: [String: Int]
+    /// Entry index by name; names compare by their bytes (docs/formats.md, "Names and text").
+    var indexByName: [ExactString: Int]
     var centralDirectoryOffset: Int
     var hasZip64EndRecord: Bool
 }
@@ -168,21 +171,28 @@ struct ArchiveIndexer {
 
     func readCentralDirectory(
         _ directory: CentralDirectoryLocation
-    ) throws(ZipError) -> ([ZipEntry], [String: Int]) {
+    ) throws(ZipError) -> ([ZipEntry], [ExactString: Int]) {
         var entries: [ZipEntry] = []
-        var indexByName: [String: Int] = [:]
+        var indexByName: [ExactString: Int] = [:]
+        // Duplicates are found under canonical equivalence (Swift's String ==), on purpose: two
+        // names that normalize alike are ambiguous (a tool that normalizes names would read the
+        // other record), so such an archive is refused. Lookups are by bytes (`indexByName`), so
+        // a name never finds a record spelled differently.
+        var indexByCanonicalName: [String: Int] = [:]
         // The count is at most the directory size / 46, so this reservation is backed by file bytes.
         entries.reserveCapacity(directory.entryCount)
         indexByName.reserveCapacity(directory.entryCount)
+        indexByCanonicalName.reserveCapacity(directory.entryCount)
         let directoryEnd = directory.offset + directory.byteCount
         var cursor = directory.offset
         for index in 0..<directory.entryCount {
             let (entry, next) = try readEntry(at: cursor, index: index, directoryEnd: directoryEnd) { name, offset throws(ZipError) in
-                if let first = indexByName[name] {
+                if let first = indexByCanonicalName[name] {
                     throw .duplicateEntryName(name: name, offset: offset, firstOffset: entries[first].centralHeaderOffset)
                 }
             }
-            indexByName[entry.name] = index
+            indexByName[ExactString(entry.name)] = index
+            indexByCanonicalName[entry.name] = index
             entries.append(entry)
             cursor = next
         }

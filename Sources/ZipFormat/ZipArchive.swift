@@ -3,6 +3,7 @@
 // offset from each local header's own name and extra lengths), with the cross-checks of
 // docs/SECURITY.md rule 6 on top. Record layouts: PKWARE APPNOTE.TXT.
 
+import ExactText
 import BinaryIO
 import Synchronization
 
@@ -63,7 +64,7 @@ public final class ZipArchive: @unchecked Sendable {
     /// Whether the archive has zip64 end records (torch always writes them).
     public let hasZip64EndRecord: Bool
 
-    private let indexByName: [String: Int]
+    private let indexByName: [ExactString: Int]
     private let inflatedTotal = Atomic<Int>(0)
 
     /// Indexes the archive in `bytes`, which `owner` keeps alive.
@@ -106,7 +107,7 @@ public final class ZipArchive: @unchecked Sendable {
 
     /// The entry named exactly `name`, if any.
     public func entry(named name: String) -> ZipEntry? {
-        indexByName[name].map { entries[$0] }
+        indexByName[ExactString(name)].map { entries[$0] }
     }
 
     /// The archive's root folder as torch reads it: the text before the first `/` of the first

@@ -3,6 +3,7 @@
 // docs/FORMATS.md §2.3: stored entries, flags 0x0808 with data descriptors, an "FB" extra field of
 // 'Z' bytes aligning every entry's data to 64 bytes, and zip64 end records always.
 
+import ExactText
 import BinaryIO
 
 /// Writes a zip archive to an ``OutputFile`` entry by entry, streaming each entry's bytes, with
@@ -57,7 +58,7 @@ public final class ZipWriter {
     }
 
     private var records: [CentralRecord] = []
-    private var headerOffsetByName: [String: Int] = [:]
+    private var headerOffsetByName: [ExactString: Int] = [:]
     private var current: OpenEntry?
     private var isFinished = false
 
@@ -103,7 +104,7 @@ public final class ZipWriter {
         guard nameBytes.count <= Int(UInt16.max) else {
             throw ZipError.entryNameTooLong(entry: name, byteCount: nameBytes.count)
         }
-        if let first = headerOffsetByName[name] {
+        if let first = headerOffsetByName[ExactString(name)] {
             throw ZipError.duplicateEntryName(name: name, offset: headerOffset, firstOffset: first)
         }
 
@@ -146,7 +147,7 @@ public final class ZipWriter {
         header.append(repeating: UInt8(ascii: "Z"), count: padding)
         try output.write(header.bytes)
 
-        headerOffsetByName[name] = headerOffset
+        headerOffsetByName[ExactString(name)] = headerOffset
         current = OpenEntry(
             name: name, nameBytes: nameBytes, flags: flags, headerOffset: UInt64(headerOffset),
             declaredByteCount: byteCount, usesZip64Descriptor: bigSize || bigOffset)

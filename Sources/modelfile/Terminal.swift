@@ -12,24 +12,23 @@ enum Terminal {
 
     /// Writes `text` and a newline to stdout.
     static func out(_ text: String) {
-        var line = text
-        line.append("\n")
-        writeAll(1, line)
+        writeAll(1, text)
+        writeAll(1, "\n")
     }
 
     /// Writes `text` and a newline to stderr.
     static func err(_ text: String) {
-        var line = text
-        line.append("\n")
-        writeAll(2, line)
+        writeAll(2, text + "\n")  // one write: a message is one line, whole
     }
 
+    /// Writes all of `text` (without copying a native string), retrying after signals.
     private static func writeAll(_ fd: Int32, _ text: String) {
-        var copy = text
-        copy.withUTF8 { buffer in
+        var text = text
+        text.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return }
             var done = 0
             while done < buffer.count {
-                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                let n = write(fd, base + done, buffer.count - done)
                 if n <= 0 { if errno == EINTR { continue }; return }
                 done += n
             }

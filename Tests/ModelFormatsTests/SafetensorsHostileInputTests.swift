@@ -2,7 +2,7 @@ import ModelFormats
 import Testing
 import TestSupport
 
-/// Crafted safetensors headers, one per attack shape (SECURITY.md §2, rule 8). The fixture
+/// Crafted safetensors headers, one per attack shape (docs/security.md, docs/formats.md). The fixture
 /// suite covers the cases the reference also refuses; these cover resource and parser attacks.
 @Suite("safetensors hostile input")
 struct SafetensorsHostileInputTests {
@@ -72,7 +72,7 @@ struct SafetensorsHostileInputTests {
     @Test("a key duplicated inside a tensor entry or the metadata is refused")
     func nestedDuplicates() {
         let dupField = #"{"t":{"dtype":"U8","dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#
-        #expect(throws: SafetensorsError.duplicateKey("(nested)", inObject: "the header")) { _ = try parse(file(dupField, data: [7])) }
+        #expect(throws: SafetensorsError.duplicateKey("dtype", inObject: "tensor \"t\"", at: 27)) { _ = try parse(file(dupField, data: [7])) }
         let dupMeta = #"{"__metadata__":{"a":"1","a":"2"},"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#
         #expect(throws: SafetensorsError.self) { _ = try parse(file(dupMeta, data: [7])) }
     }

@@ -66,7 +66,7 @@ struct SafetensorsWriterTests {
                 try dict.append("t\(index).\(dtype)", try RawTensor(dtype: dtype, shape: Shape(dims), bytes: TensorBytes(copying: bytes)))
             }
             let path = folder.appendingPathComponent("trial\(trial).safetensors").path
-            let metadata: [String: String]? = trial % 2 == 0 ? nil : ["k\(trial)": "v", "a": "ü"]
+            let metadata: [ExactString: String]? = trial % 2 == 0 ? nil : [ExactString("k\(trial)"): "v", "a": "ü"]
             try SafetensorsWriter.write(dict, to: path, metadata: metadata, overwrite: false)
             let file = try SafetensorsFile(path: path)
             #expect(file.metadata == metadata)

@@ -209,13 +209,51 @@ struct UnpicklerHostileInputTests {
     }
 
     @Test(
-        "invalid UTF-8 in BINUNICODE (a bad sequence, and a lone surrogate)",
-        arguments: [[UInt8(0xC3), 0x28], [0xED, 0xA0, 0x80]])
+        "invalid UTF-8 in BINUNICODE is refused at the opcode",
+        arguments: [[UInt8(0xC3), 0x28], [0xC0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xED, 0xA0, 0x80, 0xFF]])
     func invalidUTF8(payload: [UInt8]) {
         let bytes =
             PB.proto2 + [PickleOpcode.binaryUnicode.rawValue] + PB.littleEndian(UInt32(payload.count)) + payload
             + PB.stop
         #expect(throws: PickleError.invalidUTF8(opcode: .binaryUnicode, at: 2)) { try Self.decode(bytes) }
+    }
+
+    /// Python reads BINUNICODE with "surrogatepass": an encoded surrogate becomes a lone
+    /// surrogate in the str, even when two of them would form a pair. No Swift String can hold
+    /// one, so the string is refused at the surrogate's byte, never replaced with U+FFFD.
+    @Test(
+        "an encoded surrogate in BINUNICODE is refused with its value and byte offset",
+        arguments: [
+            ([UInt8(0xED), 0xA0, 0x80], UInt16(0xD800), 7),
+            ([0x61, 0x62, 0xED, 0xB2, 0x80], 0xDC80, 9),
+            ([0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80], 0xD83D, 7),
+        ])
+    func surrogate(payload: [UInt8], unit: UInt16, offset: Int) {
+        let bytes =
+            PB.proto2 + [PickleOpcode.binaryUnicode.rawValue] + PB.littleEndian(UInt32(payload.count)) + payload
+            + PB.stop
+        #expect(throws: PickleError.surrogateInString(opcode: .binaryUnicode, codeUnit: unit, at: offset)) { try Self.decode(bytes) }
+    }
+
+    @Test("BINUNICODE keys that differ only by Unicode normalization stay two keys, byte for byte")
+    func normalizationDistinctKeys() throws {
+        func unicode(_ text: String) -> [UInt8] {
+            [PickleOpcode.binaryUnicode.rawValue] + PB.littleEndian(UInt32(text.utf8.count)) + Array(text.utf8)
+        }
+        let bytes = PB.proto2 + [PickleOpcode.emptyDict.rawValue, PickleOpcode.mark.rawValue]
+            + unicode("\u{E9}") + [PickleOpcode.binaryInt1.rawValue, 1]
+            + unicode("e\u{301}") + [PickleOpcode.binaryInt1.rawValue, 2]
+            + unicode("a\u{0}b") + [PickleOpcode.binaryInt1.rawValue, 3]
+            + [PickleOpcode.setItems.rawValue] + PB.stop
+        guard case .dict(let dict) = try Self.decode(bytes).value else {
+            Issue.record("not a dict")
+            return
+        }
+        let keys = dict.entries.compactMap { entry -> [UInt8]? in
+            if case .string(let text) = entry.key { return Array(text.utf8) }
+            return nil
+        }
+        #expect(keys == [[0xC3, 0xA9], [0x65, 0xCC, 0x81], [0x61, 0x00, 0x62]])
     }
 
     // MARK: Memo

@@ -1,4 +1,5 @@
 import Foundation
+import TensorData
 import Testing
 
 /// What the reference library read back from a fixture (the `<fixture>.json` beside it).
@@ -21,6 +22,10 @@ public struct ExpectedFile: Decodable {
     public let made_by: String
     public let valid: Bool
     public let metadata: [String: String]?
+    /// `metadata` keyed by exact strings, as readers return it.
+    public var exactMetadata: [ExactString: String]? {
+        metadata.map { Dictionary(uniqueKeysWithValues: $0.map { (ExactString($0.key), $0.value) }) }
+    }
     public let tensors: [Tensor]?
     public let reference_error: String?
     /// For invalid fixtures: the name of the error case modelfile must raise.

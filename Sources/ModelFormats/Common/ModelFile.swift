@@ -66,7 +66,7 @@ public final class FolderSource: TensorSource {
     }
 
     public var fileByteCount: Int { weights.fileByteCount }
-    public var metadata: [String: String]? { weights.metadata }
+    public var metadata: [ExactString: String]? { weights.metadata }
     public var entries: [TensorEntry] { weights.entries }
     public var warnings: [ModelFileWarning] { weights.warnings }
     public func tensor(at index: Int) throws -> RawTensor { try weights.tensor(at: index) }

@@ -1,68 +1,78 @@
 import BinaryIO
+import ExactText
+import JSONReader
 import TensorData
 
-// Sharded sets as Hugging Face writes them (FORMATS.md §1.8): an index file
+// Sharded sets as Hugging Face writes them (docs/formats.md, "Sharded sets"): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
 // next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
 
 /// The parsed index of a sharded set.
 public struct SafetensorsIndex: Sendable, Equatable {
+    /// The largest index read (a weight map of a million tensors is about 80 MB).
+    public static let maxIndexBytes = 100_000_000
+
     /// The index's `metadata` object, values rendered as text (`total_size` is a number there).
-    public let metadata: [String: String]
+    public let metadata: [ExactString: String]
     /// Tensor name → shard file name, in index order.
     public let weightMap: [(tensor: String, shard: String)]
 
     public static func == (lhs: SafetensorsIndex, rhs: SafetensorsIndex) -> Bool {
-        lhs.metadata == rhs.metadata && lhs.weightMap.elementsEqual(rhs.weightMap) { $0 == $1 }
+        lhs.metadata == rhs.metadata
+            && lhs.weightMap.elementsEqual(rhs.weightMap) { $0.tensor.isByteEqual(to: $1.tensor) && $0.shard.isByteEqual(to: $1.shard) }
     }
 
     /// Shard file names in order of first appearance.
     public var shardNames: [String] {
-        var seen = Set<String>()
-        return weightMap.map(\.shard).filter { seen.insert($0).inserted }
+        var seen = Set<ExactString>()
+        return weightMap.map(\.shard).filter { seen.insert(ExactString($0)).inserted }
     }
 
-    /// Parses index JSON.
+    /// Parses index JSON (strict and exact, docs/formats.md "Sharded sets"): tensor names and
+    /// shard names are kept byte for byte, and a name that appears twice is refused.
     ///
     /// - Throws: `ShardedSafetensorsError` if it is not an index (no `weight_map` object of strings)
     ///   or a shard name is not a plain file name.
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> SafetensorsIndex {
-        let document: JSONCDocument
+        guard bytes.count <= maxIndexBytes else {
+            throw ShardedSafetensorsError.invalidIndex("\(bytes.count) bytes is more than the \(maxIndexBytes) an index may have")
+        }
+        let document: JSONNode
         do {
-            document = try JSONCDocument(parsing: bytes, maxDepth: 8)
+            document = try JSONNode.parse(bytes)
         } catch {
-            switch error {
-            case .tooLarge(let size): throw ShardedSafetensorsError.invalidIndex("\(size) bytes is too large for an index")
-            case .syntax(let offset, let reason): throw ShardedSafetensorsError.invalidIndex("at byte \(offset): \(reason)")
-            case .duplicateKey(let key): throw ShardedSafetensorsError.invalidIndex("key \"\(key)\" appears twice")
+            throw ShardedSafetensorsError.invalidIndex(error.description)
+        }
+        guard let root = document.objectValue else {
+            throw ShardedSafetensorsError.invalidIndex("top level is a JSON \(document.kind.name); expected an object")
+        }
+        var metadata: [ExactString: String] = [:]
+        if let object = root["metadata"]?.objectValue {
+            for member in object.members {
+                metadata[ExactString(member.key)] = member.value.stringValue ?? member.value.summary
             }
         }
-        guard JSONC.isObject(document.root) else { throw ShardedSafetensorsError.invalidIndex("top level is a JSON \(JSONC.typeName(document.root)); expected an object") }
-        var metadata: [String: String] = [:]
-        let metadataField = JSONC.member(document.root, "metadata")
-        if let object = metadataField.value, JSONC.isObject(object) {
-            for (key, value) in JSONC.members(object) {
-                metadata[key] = JSONC.string(value) ?? JSONC.describe(value)
-            }
-        }
-        let mapField = JSONC.member(document.root, "weight_map")
-        guard let map = mapField.value, JSONC.isObject(map) else {
-            throw ShardedSafetensorsError.invalidIndex("\"weight_map\" is \(mapField.present ? "a JSON " + JSONC.typeName(mapField.value) : "missing"); expected an object of tensor name to shard file")
+        guard let map = root.member("weight_map"), let entries = map.value.objectValue else {
+            let found = root.member("weight_map").map { "a JSON " + $0.value.kind.name } ?? "missing"
+            throw ShardedSafetensorsError.invalidIndex("\"weight_map\" is \(found); expected an object of tensor name to shard file")
         }
         var weightMap: [(String, String)] = []
-        for (tensor, value) in JSONC.members(map) {
-            guard let shard = JSONC.string(value) else {
-                throw ShardedSafetensorsError.invalidIndex("weight_map[\"\(tensor)\"] is a JSON \(JSONC.typeName(value)); expected a file name")
+        weightMap.reserveCapacity(entries.count)
+        for member in entries.members {
+            guard let shard = member.value.stringValue else {
+                throw ShardedSafetensorsError.invalidIndex(
+                    "at byte \(member.offset): weight_map[\(member.key.quotedForMessage)] is a JSON \(member.value.kind.name); expected a file name")
             }
             guard isPlainFileName(shard) else { throw ShardedSafetensorsError.unsafeShardName(shard) }
-            weightMap.append((tensor, shard))
+            weightMap.append((member.key, shard))
         }
         return SafetensorsIndex(metadata: metadata, weightMap: weightMap)
     }
 
     /// A name that stays inside the index's folder: no separators, no `..`, not hidden, no NUL.
     static func isPlainFileName(_ name: String) -> Bool {
-        !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
+        !name.isEmpty && !name.hasBytePrefix(".") && !name.utf8.contains(UInt8(ascii: "/")) && !name.utf8.contains(UInt8(ascii: "\\"))
+            && !name.utf8.contains(0)
     }
 }
 
@@ -84,11 +94,11 @@ public enum ShardedSafetensorsError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidIndex(let reason): return "not a sharded safetensors index: \(reason)"
-        case .unsafeShardName(let name): return "shard name \"\(name)\" is not a plain file name in the index's folder"
-        case .missingShard(let name): return "shard \"\(name)\" named by the index is missing"
-        case .tensorMissingFromShard(let tensor, let shard): return "index maps \"\(tensor)\" to \(shard), which does not hold it"
-        case .tensorNotInIndex(let tensor, let shard): return "shard \(shard) holds \"\(tensor)\", which the index does not map to it"
-        case .tensorInTwoShards(let tensor, let first, let second): return "tensor \"\(tensor)\" is in both \(first) and \(second)"
+        case .unsafeShardName(let name): return "shard name \(name.quotedForMessage) is not a plain file name in the index's folder"
+        case .missingShard(let name): return "shard \(name.quotedForMessage) named by the index is missing"
+        case .tensorMissingFromShard(let tensor, let shard): return "index maps \(tensor.quotedForMessage) to \(shard.quotedForMessage), which does not hold it"
+        case .tensorNotInIndex(let tensor, let shard): return "shard \(shard.quotedForMessage) holds \(tensor.quotedForMessage), which the index does not map to it"
+        case .tensorInTwoShards(let tensor, let first, let second): return "tensor \(tensor.quotedForMessage) is in both \(first.quotedForMessage) and \(second.quotedForMessage)"
         }
     }
 }
@@ -118,7 +128,7 @@ public final class ShardedModel: TensorSource {
         self.path = path
         let indexFile = try MappedFile(path: path)
         index = try SafetensorsIndex.parse(indexFile.bytes)
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var shards: [(String, TensorSource)] = []
         var problems: [ShardedSafetensorsError] = []
         for name in index.shardNames {
@@ -137,21 +147,24 @@ public final class ShardedModel: TensorSource {
         // Map every tensor of every shard, in shard order then file order.
         var entries: [TensorEntry] = []
         var locations: [(Int, Int)] = []
-        var owner: [String: String] = [:]
-        let mapped = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { first, _ in first })
+        // Names compare by their bytes: two names that differ only by Unicode normalization are
+        // two tensors here, as in the index and the shards.
+        var owner: [ExactString: String] = [:]
+        let mapped = Dictionary(index.weightMap.map { (ExactString($0.tensor), $0.shard) }, uniquingKeysWith: { first, _ in first })
         for (shardIndex, shard) in shards.enumerated() {
             for (tensorIndex, entry) in shard.1.entries.enumerated() {
-                if let first = owner[entry.name] {
+                let name = ExactString(entry.name)
+                if let first = owner[name] {
                     problems.append(.tensorInTwoShards(tensor: entry.name, first: first, second: shard.0))
                     continue
                 }
-                owner[entry.name] = shard.0
-                if mapped[entry.name] != shard.0 { problems.append(.tensorNotInIndex(tensor: entry.name, shard: shard.0)) }
+                owner[name] = shard.0
+                if !(mapped[name]?.isByteEqual(to: shard.0) ?? false) { problems.append(.tensorNotInIndex(tensor: entry.name, shard: shard.0)) }
                 entries.append(entry)
                 locations.append((shardIndex, tensorIndex))
             }
         }
-        for (tensor, shard) in index.weightMap where owner[tensor] == nil {
+        for (tensor, shard) in index.weightMap where owner[ExactString(tensor)] == nil {
             problems.append(.tensorMissingFromShard(tensor: tensor, shard: shard))
         }
         if strict, let first = problems.first { throw first }
@@ -169,7 +182,7 @@ public final class ShardedModel: TensorSource {
     public var fileByteCount: Int { shards.reduce(0) { $0 + $1.source.fileByteCount } }
 
     /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
-    public var metadata: [String: String]? { shards.first?.source.metadata }
+    public var metadata: [ExactString: String]? { shards.first?.source.metadata }
 
     public func tensor(at index: Int) throws -> RawTensor {
         let location = locations[index]
@@ -194,7 +207,7 @@ public struct ShardReadError: Error, CustomStringConvertible {
     public var description: String { "shard \(shard): \(underlying)" }
 }
 
-/// Writes a sharded set the way huggingface_hub does (FORMATS.md §1.8).
+/// Writes a sharded set the way huggingface_hub does (docs/formats.md, "Sharded sets").
 public enum SafetensorsShardWriter {
     /// Splits `entries` (in order) into shards of at most `maxShardBytes` of tensor data: a new
     /// shard starts when the next tensor would not fit; a tensor larger than the limit gets a
@@ -237,7 +250,7 @@ public enum SafetensorsShardWriter {
     public static func write(
         folder: String,
         entries: [TensorEntry],
-        metadata: [String: String]?,
+        metadata: [ExactString: String]?,
         maxShardBytes: Int,
         overwrite: Bool,
         tensorBytes: (Int) throws -> TensorBytes,

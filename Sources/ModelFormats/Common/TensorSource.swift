@@ -20,7 +20,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
 
 /// One tensor as a file describes it, before its bytes are read.
 public struct TensorEntry: Sendable, Equatable {
-    /// The tensor's name: the safetensors key, or the dotted path in a pickle's object tree.
+    /// The tensor's name: the safetensors key, or the dotted path in a pickle's object tree,
+    /// byte for byte (compare names with ``Swift/String/isByteEqual(to:)`` or ``ExactString``).
     public let name: String
     /// Element type.
     public let dtype: DType
@@ -41,6 +42,10 @@ public struct TensorEntry: Sendable, Equatable {
     public var byteCount: Int { dtype.byteCount(elementCount: shape.elementCount) ?? 0 }
     /// Number of elements.
     public var elementCount: Int { shape.elementCount }
+
+    public static func == (lhs: TensorEntry, rhs: TensorEntry) -> Bool {
+        lhs.name.isByteEqual(to: rhs.name) && lhs.dtype == rhs.dtype && lhs.shape == rhs.shape
+    }
 }
 
 /// The quantization of a tensor whose entry holds its integers (docs/cli.md "Quantized tensors").
@@ -81,7 +86,7 @@ public protocol TensorSource: AnyObject {
     /// Total bytes on disk (all shards for a sharded set).
     var fileByteCount: Int { get }
     /// safetensors `__metadata__`, or `nil`.
-    var metadata: [String: String]? { get }
+    var metadata: [ExactString: String]? { get }
     /// Every tensor, in file order.
     var entries: [TensorEntry] { get }
     /// Non-fatal observations made while reading (returned, never printed).
@@ -97,8 +102,8 @@ public protocol TensorSource: AnyObject {
 extension TensorSource {
     public func releaseMemory(forTensorAt index: Int) {}
 
-    /// The index of the tensor named `name`.
-    public func index(of name: String) -> Int? { entries.firstIndex { $0.name == name } }
+    /// The index of the tensor named `name` (compared by bytes).
+    public func index(of name: String) -> Int? { entries.firstIndex { $0.name.isByteEqual(to: name) } }
 
     /// Every tensor as a ``StateDict`` (zero-copy where possible).
     ///

@@ -1,9 +1,12 @@
+import ExactText
+import JSONReader
 import TensorData
 
-/// A safetensors file that does not follow the format (see the safetensors README and
-/// `safetensors/src/tensor.rs`), or a request the format cannot represent.
+/// A safetensors file that does not follow the format (docs/formats.md, "safetensors"), or a
+/// request the format cannot represent.
 ///
-/// Byte offsets are absolute positions in the file. Messages read as one line:
+/// Byte offsets are absolute positions in the file. Names and keys from the file are quoted and
+/// escaped (``Swift/String/quotedForMessage``). Messages read as one line:
 /// `at byte 8: header is not valid JSON: …`, `tensor "fc.weight" at byte 120: …`.
 public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     /// Fewer than 8 bytes: no room for the header length.
@@ -14,24 +17,26 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case headerBeyondFile(declared: UInt64, available: Int)
     /// The header bytes are not valid UTF-8.
     case invalidUTF8(at: Int)
-    /// json-c rejected the header (or it holds something the format forbids, e.g. a NUL byte).
-    case invalidJSON(at: Int, reason: String)
+    /// The header is not strict JSON, or holds what cannot be read exactly (a lone surrogate,
+    /// a number beyond a 64-bit float, nesting deeper than the reference allows).
+    case invalidJSON(JSONError)
     /// The header's top-level JSON value is not an object.
-    case headerNotAnObject(found: String)
-    /// A key appears twice in one JSON object (the format forbids duplicates).
-    case duplicateKey(String, inObject: String)
+    case headerNotAnObject(found: String, at: Int)
+    /// A key appears twice in one JSON object (the format forbids duplicates); `at` is the
+    /// second occurrence.
+    case duplicateKey(String, inObject: String, at: Int)
     /// `__metadata__` is not an object (or null).
-    case metadataNotAnObject(found: String)
+    case metadataNotAnObject(found: String, at: Int)
     /// A `__metadata__` value is not a string.
-    case metadataValueNotString(key: String, found: String)
+    case metadataValueNotString(key: String, found: String, at: Int)
     /// A tensor entry is not an object.
-    case entryNotAnObject(tensor: String, found: String)
-    /// A tensor entry lacks `dtype`, `shape` or `data_offsets`.
-    case missingField(tensor: String, field: String)
-    /// A tensor entry's field has the wrong JSON type or form.
-    case invalidField(tensor: String, field: String, expected: String, found: String)
+    case entryNotAnObject(tensor: String, found: String, at: Int)
+    /// A tensor entry lacks `dtype`, `shape` or `data_offsets`; `at` is the entry's `{`.
+    case missingField(tensor: String, field: String, at: Int)
+    /// A tensor entry's field has the wrong JSON type or form; `at` is the offending value.
+    case invalidField(tensor: String, field: String, expected: String, found: String, at: Int)
     /// A dtype string outside the closed list.
-    case unknownDType(tensor: String, found: String)
+    case unknownDType(tensor: String, found: String, at: Int)
     /// The shape's element count, or its bit count, overflows 64 bits.
     case sizeOverflow(tensor: String, shape: [UInt64], dtype: DType)
     /// Sub-byte elements that do not fill a whole number of bytes (the reference's MisalignedSlice).
@@ -64,34 +69,34 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
             return "at byte 0: header length \(declared) runs past the end of the file (\(available) bytes follow the length)"
         case .invalidUTF8(let at):
             return "at byte \(at): header is not valid UTF-8"
-        case .invalidJSON(let at, let reason):
-            return "at byte \(at): header is not valid JSON: \(reason)"
-        case .headerNotAnObject(let found):
-            return "at byte 8: header is a JSON \(found); expected an object"
-        case .duplicateKey(let key, let object):
-            return "at byte 8: key \"\(key)\" appears twice in \(object); the format forbids duplicate keys"
-        case .metadataNotAnObject(let found):
-            return "at byte 8: __metadata__ is a JSON \(found); expected an object of strings"
-        case .metadataValueNotString(let key, let found):
-            return "at byte 8: __metadata__ value \"\(key)\" is a JSON \(found); expected a string"
-        case .entryNotAnObject(let tensor, let found):
-            return "tensor \"\(tensor)\": entry is a JSON \(found); expected an object with dtype, shape and data_offsets"
-        case .missingField(let tensor, let field):
-            return "tensor \"\(tensor)\": missing \"\(field)\""
-        case .invalidField(let tensor, let field, let expected, let found):
-            return "tensor \"\(tensor)\": \"\(field)\" is \(found); expected \(expected)"
-        case .unknownDType(let tensor, let found):
-            return "tensor \"\(tensor)\": unknown dtype \"\(found)\"; expected one of \(DType.safetensorsCases.map(\.rawValue).joined(separator: " "))"
+        case .invalidJSON(let error):
+            return "at byte \(error.offset): header is not valid JSON: \(error.fault)"
+        case .headerNotAnObject(let found, let at):
+            return "at byte \(at): header is a JSON \(found); expected an object"
+        case .duplicateKey(let key, let object, let at):
+            return "at byte \(at): key \(key.quotedForMessage) appears twice in \(object); the format forbids duplicate keys"
+        case .metadataNotAnObject(let found, let at):
+            return "at byte \(at): __metadata__ is a JSON \(found); expected an object of strings"
+        case .metadataValueNotString(let key, let found, let at):
+            return "at byte \(at): __metadata__ value \(key.quotedForMessage) is a JSON \(found); expected a string"
+        case .entryNotAnObject(let tensor, let found, let at):
+            return "tensor \(tensor.quotedForMessage) at byte \(at): entry is a JSON \(found); expected an object with dtype, shape and data_offsets"
+        case .missingField(let tensor, let field, let at):
+            return "tensor \(tensor.quotedForMessage) at byte \(at): missing \"\(field)\""
+        case .invalidField(let tensor, let field, let expected, let found, let at):
+            return "tensor \(tensor.quotedForMessage) at byte \(at): \"\(field)\" is \(found); expected \(expected)"
+        case .unknownDType(let tensor, let found, let at):
+            return "tensor \(tensor.quotedForMessage) at byte \(at): unknown dtype \(found.quotedForMessage); expected one of \(DType.safetensorsCases.map(\.rawValue).joined(separator: " "))"
         case .sizeOverflow(let tensor, let shape, let dtype):
-            return "tensor \"\(tensor)\": size of \(dtype) \(shape) overflows 64 bits"
+            return "tensor \(tensor.quotedForMessage): size of \(dtype) \(shape) overflows 64 bits"
         case .partialByte(let tensor, let elements, let dtype):
-            return "tensor \"\(tensor)\": \(elements) elements of \(dtype) (\(dtype.bitWidth) bits) do not fill whole bytes"
+            return "tensor \(tensor.quotedForMessage): \(elements) elements of \(dtype) (\(dtype.bitWidth) bits) do not fill whole bytes"
         case .reversedOffsets(let tensor, let begin, let end):
-            return "tensor \"\(tensor)\": data_offsets [\(begin), \(end)] end before they begin"
+            return "tensor \(tensor.quotedForMessage): data_offsets [\(begin), \(end)] end before they begin"
         case .byteCountMismatch(let tensor, let dtype, let shape, let expected, let found):
-            return "tensor \"\(tensor)\": \(dtype) \(shape) needs \(expected) bytes; data_offsets give \(found)"
+            return "tensor \(tensor.quotedForMessage): \(dtype) \(shape) needs \(expected) bytes; data_offsets give \(found)"
         case .offsetsNotContiguous(let tensor, let expectedBegin, let found):
-            return "tensor \"\(tensor)\": data begins at buffer offset \(found); expected \(expectedBegin) (tensors must tile the buffer with no gap or overlap)"
+            return "tensor \(tensor.quotedForMessage): data begins at buffer offset \(found); expected \(expectedBegin) (tensors must tile the buffer with no gap or overlap)"
         case .dataNotCovered(let expected, let actual):
             return actual > expected
                 ? "at byte \(expected): \(actual - expected) bytes follow the last tensor; expected the file to end there"
@@ -99,11 +104,11 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
         case .reservedTensorName:
             return "tensor name \"__metadata__\" is reserved for the metadata"
         case .unrepresentableDType(let tensor, let dtype):
-            return "tensor \"\(tensor)\": \(dtype.torchName ?? dtype.rawValue) has no safetensors dtype"
+            return "tensor \(tensor.quotedForMessage): \(dtype.torchName ?? dtype.rawValue) has no safetensors dtype"
         case .headerTooLargeToWrite(let size):
             return "header would be \(size) bytes; the format allows at most 100000000"
         case .duplicateTensorName(let name):
-            return "tensor \"\(name)\" given twice"
+            return "tensor \(name.quotedForMessage) given twice"
         }
     }
 }

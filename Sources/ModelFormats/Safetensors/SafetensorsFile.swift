@@ -26,7 +26,7 @@ public final class SafetensorsFile: TensorSource {
     }
 
     public var fileByteCount: Int { file.count }
-    public var metadata: [String: String]? { header.metadata }
+    public var metadata: [ExactString: String]? { header.metadata }
 
     /// The file offsets holding tensor `index`'s bytes.
     public func fileRange(ofTensorAt index: Int) -> Range<Int> {

@@ -1,8 +1,8 @@
 import BinaryIO
 import TensorData
 
-/// Writes safetensors files laid out exactly like the reference writer
-/// (safetensors/src/tensor.rs `prepare`):
+/// Writes safetensors files laid out exactly like the reference writer (docs/formats.md,
+/// "Writer layout"):
 ///
 /// - tensors sorted by dtype rank, descending, then by name (byte order), packed back to back;
 /// - a compact JSON header, `__metadata__` first (its keys sorted here, so output is reproducible),
@@ -26,12 +26,13 @@ public enum SafetensorsWriter {
     /// Computes the layout for `entries` without writing anything.
     ///
     /// - Throws: `SafetensorsError` for a reserved or duplicate name, a dtype safetensors cannot
-    ///   store, or a header over the 100 MB limit.
-    public static func layout(entries: [TensorEntry], metadata: [String: String]?) throws -> Layout {
-        var seen = Set<String>()
+    ///   store, or a header over the 100 MB limit. Names compare by their bytes: two names that
+    ///   differ only by Unicode normalization are two tensors.
+    public static func layout(entries: [TensorEntry], metadata: [ExactString: String]?) throws -> Layout {
+        var seen = Set<ExactString>()
         for entry in entries {
-            guard entry.name != "__metadata__" else { throw SafetensorsError.reservedTensorName }
-            guard seen.insert(entry.name).inserted else { throw SafetensorsError.duplicateTensorName(entry.name) }
+            guard !entry.name.isByteEqual(to: "__metadata__") else { throw SafetensorsError.reservedTensorName }
+            guard seen.insert(ExactString(entry.name)).inserted else { throw SafetensorsError.duplicateTensorName(entry.name) }
             guard let _ = entry.dtype.safetensorsRank else {
                 throw SafetensorsError.unrepresentableDType(tensor: entry.name, dtype: entry.dtype)
             }
@@ -48,9 +49,9 @@ public enum SafetensorsWriter {
         if let metadata {
             appendString("__metadata__", to: &json)
             json.append(contentsOf: Array(":{".utf8))
-            for (k, key) in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            for (k, key) in metadata.keys.sorted().enumerated() {
                 if k > 0 { json.append(UInt8(ascii: ",")) }
-                appendString(key, to: &json)
+                appendString(key.string, to: &json)
                 json.append(UInt8(ascii: ":"))
                 appendString(metadata[key] ?? "", to: &json)
             }
@@ -96,7 +97,7 @@ public enum SafetensorsWriter {
     public static func write(
         to path: String,
         entries: [TensorEntry],
-        metadata: [String: String]?,
+        metadata: [ExactString: String]?,
         overwrite: Bool,
         tensorBytes: (Int) throws -> TensorBytes,
         didWrite: (Int) -> Void = { _ in }
@@ -119,7 +120,7 @@ public enum SafetensorsWriter {
     /// Writes `stateDict` to `path`.
     ///
     /// - Throws: as ``write(to:entries:metadata:overwrite:tensorBytes:didWrite:)``.
-    public static func write(_ stateDict: StateDict, to path: String, metadata: [String: String]?, overwrite: Bool) throws {
+    public static func write(_ stateDict: StateDict, to path: String, metadata: [ExactString: String]?, overwrite: Bool) throws {
         let tensors = stateDict.map(\.tensor)
         let entries = stateDict.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) }
         try write(to: path, entries: entries, metadata: metadata, overwrite: overwrite) { tensors[$0].bytes }

@@ -117,7 +117,7 @@ extension TorchFile {
         guard let keys = keyList.value.listValue?.items else {
             throw TorchFormatError.invalidStorageKeyList("is \(keyList.value.kind.withArticle); expected a list of keys")
         }
-        var ranges: [String: Range<Int>] = [:]
+        var ranges: [ExactString: Range<Int>] = [:]  // storage keys compare by their bytes
         var reader = ByteReader(file.bytes, offset: offset)
         for keyValue in keys {
             guard let key = PersistentID.text(keyValue) else {
@@ -126,7 +126,7 @@ extension TorchFile {
             guard let storage = table.root(key) else {
                 throw TorchFormatError.invalidStorageKeyList("key \"\(key)\" is not referenced by the object pickle")
             }
-            guard ranges[key] == nil else { throw TorchFormatError.invalidStorageKeyList("key \"\(key)\" appears twice") }
+            guard ranges[ExactString(key)] == nil else { throw TorchFormatError.invalidStorageKeyList("key \"\(key)\" appears twice") }
             let countOffset = reader.offset
             let declared: Int64
             do { declared = try reader.readLittleEndian(Int64.self) } catch {
@@ -140,9 +140,9 @@ extension TorchFile {
             do { try reader.skip(byteCount) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: start, needed: byteCount, available: reader.remaining)
             }
-            ranges[key] = start..<(start + byteCount)
+            ranges[ExactString(key)] = start..<(start + byteCount)
         }
-        for storage in table.records where ranges[storage.legacyView?.rootKey ?? storage.key] == nil {
+        for storage in table.records where ranges[ExactString(storage.legacyView?.rootKey ?? storage.key)] == nil {
             throw TorchFormatError.missingStorage(key: storage.legacyView?.rootKey ?? storage.key)
         }
         if reader.remaining > 0 { warnings.append(.bytesAfterLastStorage(count: reader.remaining)) }
@@ -224,11 +224,11 @@ struct PersistentID {
 /// (torch/serialization.py `persistent_load`; docs/formats.md "Torch rebuild semantics").
 struct StorageTable {
     private(set) var records: [TorchStorageRecord] = []
-    private var indexByKey: [String: Int] = [:]
+    private var indexByKey: [ExactString: Int] = [:]  // keys compare by their bytes, as torch's dict does
 
     /// The record for a root (non-view) storage key.
     func root(_ key: String) -> TorchStorageRecord? {
-        guard let index = indexByKey[key], records[index].legacyView == nil else { return nil }
+        guard let index = indexByKey[ExactString(key)], records[index].legacyView == nil else { return nil }
         return records[index]
     }
 
@@ -256,18 +256,18 @@ struct StorageTable {
         root.torchDType = torchDType
         root.elementBytes = elementBytes
         let rootIndex: Int
-        if let existing = indexByKey[id.key], records[existing].byteCount > 0 || records[existing].torchDType == torchDType {
+        if let existing = indexByKey[ExactString(id.key)], records[existing].byteCount > 0 || records[existing].torchDType == torchDType {
             rootIndex = existing
-        } else if indexByKey[id.key] != nil {
+        } else if indexByKey[ExactString(id.key)] != nil {
             records.append(root)  // an empty storage referenced again with another class
             rootIndex = records.count - 1
         } else {
             records.append(root)
             rootIndex = records.count - 1
-            indexByKey[id.key] = rootIndex
+            indexByKey[ExactString(id.key)] = rootIndex
         }
         guard let view = id.view else { return rootIndex }
-        if let existing = indexByKey[view.key] { return existing }  // the first view with a key is kept
+        if let existing = indexByKey[ExactString(view.key)] { return existing }  // the first view with a key is kept
         // A legacy view: a byte range of the root storage, in this reference's dtype.
         let rootBytes = records[rootIndex].byteCount
         let (start, o1) = view.offset.multipliedReportingOverflow(by: elementBytes)
@@ -285,7 +285,7 @@ struct StorageTable {
         viewRecord.torchDType = torchDType
         viewRecord.elementBytes = elementBytes
         records.append(viewRecord)
-        indexByKey[view.key] = records.count - 1
+        indexByKey[ExactString(view.key)] = records.count - 1
         return records.count - 1
     }
 }

@@ -33,12 +33,12 @@ public final class TorchFile: TensorSource {
     private let container: Container
     private let geometries: [Int: TensorGeometry]
     private let limits: ReadOptions
-    private var verifiedRecords = Set<String>()
-    private var inflated: [String: ZipEntryData] = [:]
+    private var verifiedRecords = Set<ExactString>()
+    private var inflated: [ExactString: ZipEntryData] = [:]
 
     enum Container {
         case zip(ZipArchive, folder: String)
-        case legacy(ranges: [String: Range<Int>])
+        case legacy(ranges: [ExactString: Range<Int>])
     }
 
     /// Opens `path`, which must be a zip archive or a legacy torch file.
@@ -141,9 +141,9 @@ public final class TorchFile: TensorSource {
                                                  parameterTensors: parameters.map(\.0)))
         }
         if !derivedNames.isEmpty {
-            var counts: [String: Int] = [:]
-            for entry in entries { counts[entry.name, default: 0] += 1 }
-            if let clash = derivedNames.first(where: { (counts[$0] ?? 0) > 1 }) {
+            var counts: [ExactString: Int] = [:]
+            for entry in entries { counts[ExactString(entry.name), default: 0] += 1 }
+            if let clash = derivedNames.first(where: { (counts[ExactString($0)] ?? 0) > 1 }) {
                 throw TorchFormatError.unsupportedObject(path: clash, description: "this name of a quantized tensor's parameters is also the name of another tensor")
             }
         }
@@ -163,7 +163,7 @@ public final class TorchFile: TensorSource {
     }
 
     public var fileByteCount: Int { file.count }
-    public var metadata: [String: String]? { nil }
+    public var metadata: [ExactString: String]? { nil }
 
     /// Whether data.pkl holds bytes after its STOP: torch never reads them, but nothing legitimate
     /// puts them there (hidden second pickles have been used to slip past scanners).
@@ -286,7 +286,7 @@ public final class TorchFile: TensorSource {
         case .zip(let archive, let folder):
             if let entry = archive.entry(named: "\(folder)/data/\(storage.key)"), entry.isStored { file.discardPages(entry.dataRange) }
         case .legacy(let ranges):
-            if let range = ranges[storage.legacyView?.rootKey ?? storage.key] { file.discardPages(range) }
+            if let range = ranges[ExactString(storage.legacyView?.rootKey ?? storage.key)] { file.discardPages(range) }
         }
     }
 
@@ -299,22 +299,22 @@ public final class TorchFile: TensorSource {
             guard let entry = archive.entry(named: name) else { throw TorchFormatError.missingRecord("data/\(storage.key)") }
             do {
                 if entry.isStored {
-                    if !verifiedRecords.contains(name) {
+                    if !verifiedRecords.contains(ExactString(name)) {
                         try archive.verifyCRC(of: entry)
-                        verifiedRecords.insert(name)
+                        verifiedRecords.insert(ExactString(name))
                     }
                     return (try archive.storedBytes(of: entry), archive)
                 }
-                if let cached = inflated[name] { return (cached.bytes, cached.owner) }
+                if let cached = inflated[ExactString(name)] { return (cached.bytes, cached.owner) }
                 let data = try archive.data(of: entry, verifyingCRC: true)
-                inflated[name] = data
+                inflated[ExactString(name)] = data
                 return (data.bytes, data.owner)
             } catch {
                 throw TorchFormatError.zip(error)
             }
         case .legacy(let ranges):
             let rootKey = storage.legacyView?.rootKey ?? storage.key
-            guard let range = ranges[rootKey] else { throw TorchFormatError.missingStorage(key: rootKey) }
+            guard let range = ranges[ExactString(rootKey)] else { throw TorchFormatError.missingStorage(key: rootKey) }
             var bytes = UnsafeRawBufferPointer(rebasing: file.bytes[range])
             if let view = storage.legacyView { bytes = UnsafeRawBufferPointer(rebasing: bytes[view.byteRange]) }
             return (bytes, file)

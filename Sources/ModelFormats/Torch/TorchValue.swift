@@ -126,9 +126,12 @@ public struct TorchDict: Sendable, Equatable {
         self.isOrdered = isOrdered
     }
 
-    /// The value under string key `key`.
+    /// The value under string key `key` (compared by bytes, as Python compares str keys).
     public subscript(key: String) -> TorchValue? {
-        entries.first { $0.key == .string(key) }?.value
+        entries.first {
+            if case .string(let text) = $0.key { return text.isByteEqual(to: key) }
+            return false
+        }?.value
     }
 
     /// The string keys, in order.

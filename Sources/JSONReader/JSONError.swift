@@ -1,0 +1,106 @@
+import ExactText
+
+/// Why JSON text was refused, and where: `offset` is the byte at fault, counted from the start
+/// of the buffer plus the cursor's `offsetBase` (so a safetensors header reports file offsets).
+///
+/// The description is one line: `at byte 17: lone surrogate \ud800 (half of a UTF-16 pair) cannot be text`.
+public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let fault: JSONFault
+    /// The byte offset of the fault.
+    public let offset: Int
+
+    /// An error.
+    public init(_ fault: JSONFault, at offset: Int) {
+        self.fault = fault
+        self.offset = offset
+    }
+
+    public var description: String { "at byte \(offset): \(fault)" }
+}
+
+/// The faults the reader refuses. Everything RFC 8259 forbids is refused, plus what JSON allows
+/// but cannot be kept exactly or safely: lone surrogates, duplicate keys, numbers beyond the
+/// range of a 64-bit float, nesting beyond the depth budget.
+public enum JSONFault: Equatable, Sendable, CustomStringConvertible {
+    /// The input ends where `expected` should come.
+    case unexpectedEnd(expected: JSONExpectation)
+    /// A byte that cannot come here.
+    case unexpectedByte(UInt8, expected: JSONExpectation)
+    /// `NaN`, `Infinity` or `-Infinity`: JavaScript, not JSON.
+    case nonFiniteLiteral(String)
+    /// A byte sequence in a string that is not UTF-8 (overlong forms, encoded surrogates and
+    /// values above U+10FFFF included).
+    case invalidUTF8
+    /// A control character (below 0x20) written raw inside a string; JSON needs it escaped.
+    case controlCharacter(UInt8)
+    /// A backslash followed by something other than `" \ / b f n r t u`.
+    case invalidEscape(UInt8)
+    /// `\u` not followed by four hexadecimal digits.
+    case invalidUnicodeEscape
+    /// `\uD800`–`\uDFFF` without its other half: a UTF-16 fragment no text can hold exactly.
+    case loneSurrogate(UInt16)
+    /// A number that does not follow the grammar: leading zeros, `1.`, `.5`, `-`, `1e`.
+    case invalidNumber
+    /// A number whose magnitude is beyond the largest 64-bit float (`1e400`).
+    case numberOutOfRange
+    /// Something other than whitespace after the value.
+    case trailingCharacters
+    /// A key that already appears in the same object (the key, decoded).
+    case duplicateKey(String)
+    /// Arrays and objects nested deeper than the budget.
+    case tooDeep(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .unexpectedEnd(let expected): return "the JSON ends early; expected \(expected)"
+        case .unexpectedByte(let byte, let expected): return "unexpected \(JSONFault.show(byte)); expected \(expected)"
+        case .nonFiniteLiteral(let literal): return "\(literal) is not JSON (only finite numbers are)"
+        case .invalidUTF8: return "a string holds bytes that are not UTF-8"
+        case .controlCharacter(let byte): return "raw control character \(JSONFault.hex(byte)) in a string; JSON requires it escaped"
+        case .invalidEscape(let byte): return "invalid escape \\\(JSONFault.isPrintable(byte) ? String(UnicodeScalar(byte)) : JSONFault.hex(byte)); expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u"
+        case .invalidUnicodeEscape: return "\\u must be followed by four hexadecimal digits"
+        case .loneSurrogate(let unit):
+            let hex = String(unit, radix: 16)
+            return "lone surrogate \\u\(hex) (half of a UTF-16 pair) cannot be text"
+        case .invalidNumber: return "malformed number (JSON numbers have no leading zeros, no leading + and digits on both sides of . and after e)"
+        case .numberOutOfRange: return "number out of range (beyond the largest 64-bit float)"
+        case .trailingCharacters: return "trailing characters after the JSON value"
+        case .duplicateKey(let key): return "key \(key.quotedForMessage) appears twice in one object"
+        case .tooDeep(let limit): return "arrays and objects nested deeper than \(limit) levels"
+        }
+    }
+
+    static func isPrintable(_ byte: UInt8) -> Bool { byte >= 0x21 && byte < 0x7F }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return "0x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
+    }
+
+    static func show(_ byte: UInt8) -> String {
+        isPrintable(byte) ? "'\(String(UnicodeScalar(byte)))'" : "byte \(hex(byte))"
+    }
+}
+
+/// What the reader expected where it found something else.
+public enum JSONExpectation: String, Equatable, Sendable, CustomStringConvertible {
+    case value = "a value"
+    case key = "a string key"
+    case keyOrObjectEnd = "a string key or '}'"
+    case colon = "':'"
+    case commaOrObjectEnd = "',' or '}'"
+    case valueOrArrayEnd = "a value or ']'"
+    case commaOrArrayEnd = "',' or ']'"
+    case closingQuote = "the closing '\"'"
+    case escape = "an escape character after '\\'"
+    case digit = "a digit"
+    case literalTrue = "true"
+    case literalFalse = "false"
+    case literalNull = "null"
+    case object = "'{'"
+    case array = "'['"
+    case string = "'\"'"
+
+    public var description: String { rawValue }
+}

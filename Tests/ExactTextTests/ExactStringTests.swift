@@ -1,0 +1,53 @@
+import ExactText
+import Testing
+
+@Suite("exact strings")
+struct ExactStringTests {
+    @Test("canonically equivalent spellings are different exact strings, as in Python")
+    func canonicalPairs() {
+        let pairs: [(String, String)] = [("\u{E9}", "e\u{301}"), ("\u{212A}", "K"), ("\u{37E}", ";"), ("\u{2126}", "\u{3A9}"), ("\u{1E9B}\u{323}", "\u{17F}\u{323}\u{307}")]
+        for (a, b) in pairs {
+            #expect(a == b, "Swift's String == merges \(Array(a.unicodeScalars)) and \(Array(b.unicodeScalars))")
+            #expect(ExactString(a) != ExactString(b))
+            #expect(!a.isByteEqual(to: b))
+            #expect(Set([ExactString(a), ExactString(b)]).count == 2)
+            #expect([ExactString(a): 1, ExactString(b): 2].count == 2)
+        }
+        #expect(Set(["\u{E9}", "e\u{301}"]).count == 1, "the merge ExactString exists to avoid")
+    }
+
+    @Test("equal bytes are equal, including NUL")
+    func equal() {
+        #expect(ExactString("a\u{0}b") == ExactString("a\u{0}b"))
+        #expect(ExactString("a\u{0}b") != ExactString("a"))
+        #expect(ExactString("a\u{0}b").hashValue == ExactString("a\u{0}b").hashValue)
+    }
+
+    @Test("order is byte order")
+    func order() {
+        let sorted = ["b", "\u{E9}", "e\u{301}", "a", "B", "\u{212A}", "K"].map { ExactString($0) }.sorted().map(\.string)
+        #expect(sorted.map { Array($0.utf8) } == [[0x42], [0x4B], [0x61], [0x62], [0x65, 0xCC, 0x81], [0xC3, 0xA9], [0xE2, 0x84, 0xAA]])
+    }
+
+    @Test("byte prefixes follow the bytes, not the characters")
+    func prefixes() {
+        #expect("e\u{301}x".hasBytePrefix("e"))
+        #expect(!"e\u{301}x".hasPrefix("e"), "Swift's hasPrefix compares characters")
+        #expect(!"\u{E9}x".hasBytePrefix("e\u{301}"))
+        #expect("\u{E9}x".hasPrefix("e\u{301}"), "... under canonical equivalence")
+        #expect("e\u{301}x".droppingBytePrefix("e").map { Array($0.unicodeScalars) } == ["\u{301}", "x"])
+        #expect("model.a".droppingBytePrefix("model.") == "a")
+        #expect("mod".droppingBytePrefix("model.") == nil)
+        #expect("a\u{0}b".droppingBytePrefix("a\u{0}") == "b")
+    }
+
+    @Test("messages quote text as a one-line JSON string literal")
+    func quoting() {
+        #expect("fc.weight".quotedForMessage == #""fc.weight""#)
+        #expect("a\"b\\c".quotedForMessage == #""a\"b\\c""#)
+        #expect("a\nb\r\t\u{0}\u{1B}[31m".quotedForMessage == #""a\nb\r\t\u0000\u001b[31m""#)
+        #expect("x\u{202E}y\u{2028}\u{85}\u{7F}\u{200B}\u{FEFF}".quotedForMessage == #""x\u202ey\u2028\u0085\u007f\u200b\ufeff""#)
+        #expect("\u{E9} e\u{301} \u{1F600}".quotedForMessage == "\"\u{E9} e\u{301} \u{1F600}\"")
+        #expect("\u{E0001}".quotedForMessage == #""\udb40\udc01""#)
+    }
+}
