@@ -20,9 +20,9 @@ public struct Inspection {
     public let tensors: [TensorEntry]
     /// Non-fatal observations.
     public let warnings: [ModelFileWarning]
-    /// Extra top-level JSON members contributed by the format (globals, checkpoint summary, …),
-    /// each with the lines the table shows for it.
-    public let sections: [InspectionSection]
+    /// What a pickle format adds: globals with verdicts, plain values, storages, and for a
+    /// checkpoint its summary; `nil` for formats without a pickle.
+    public let torch: TorchDetails?
 
     /// Inspects `path`.
     ///
@@ -44,7 +44,7 @@ public struct Inspection {
         metadata = source.metadata
         tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
         warnings = source.warnings
-        sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
+        torch = (source as? TorchFile).map(TorchDetails.init)
     }
 
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots).
@@ -84,65 +84,8 @@ public struct Inspection {
                 ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
             ])),
         ]
-        for section in sections { members.append((section.key, section.json)) }
+        if let torch { members += torch.jsonMembers }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
         return .object(members)
     }
-
-    /// The human table.
-    public var table: String {
-        var lines: [String] = []
-        lines.append(path)
-        var summary: [[String]] = [["  format", format.rawValue], ["  size", "\(Formatting.grouped(fileBytes)) bytes (\(Formatting.bytes(fileBytes)))"]]
-        if let metadata {
-            let text = metadata.isEmpty ? "(empty)" : metadata.keys.sorted().map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")
-            summary.append(["  metadata", text])
-        }
-        lines.append(Formatting.table(summary))
-        for section in sections where !section.lines.isEmpty {
-            lines.append("")
-            lines.append(section.title)
-            lines.append(contentsOf: section.lines.map { "  " + $0 })
-        }
-        lines.append("")
-        if tensors.isEmpty {
-            lines.append("no tensors")
-        } else {
-            var rows: [[String]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
-            for entry in tensors { rows.append([entry.name, entry.dtype.rawValue, entry.shape.description, Formatting.bytes(entry.byteCount)]) }
-            lines.append(Formatting.table(rows))
-        }
-        lines.append("")
-        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
-        var dtypeRows: [[String]] = []
-        for row in byDType { dtypeRows.append(["  " + row.dtype.rawValue, "\(Formatting.grouped(row.tensors)) tensors", Formatting.bytes(row.bytes)]) }
-        if !dtypeRows.isEmpty { lines.append(Formatting.table(dtypeRows, rightAligned: [1, 2])) }
-        for warning in warnings { lines.append("warning: \(warning)") }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// A part of an inspection contributed by a format: a JSON member and its table lines.
-public struct InspectionSection {
-    /// The JSON key (`globals`, `checkpoint`, …).
-    public let key: String
-    /// The table heading.
-    public let title: String
-    /// The JSON value.
-    public let json: JSONValue
-    /// The table lines (indented by the caller).
-    public let lines: [String]
-
-    /// A section.
-    public init(key: String, title: String, json: JSONValue, lines: [String]) {
-        self.key = key
-        self.title = title
-        self.json = json
-        self.lines = lines
-    }
-}
-
-/// Sources with more to report than tensors (pickle globals, checkpoint contents).
-protocol InspectionDetailsProviding {
-    var inspectionSections: [InspectionSection] { get }
 }

@@ -35,7 +35,8 @@ public struct Verification {
     /// Verifies `path`. A file that cannot be parsed is reported as a finding that explains it,
     /// rather than thrown.
     ///
-    /// - Throws: `ModelFileError` only when the path cannot be read at all (missing, unreadable).
+    /// - Throws: `ModelFileError` when the path cannot be read at all (missing, unreadable) or is
+    ///   not a model file (`UnrecognizedFormatError`: a wheel, an ONNX model, a JSON or HTML file, …).
     public static func verify(path: String, options: ReadOptions = ReadOptions()) throws -> Verification {
         let source: TensorSource
         var options = options
@@ -43,6 +44,9 @@ public struct Verification {
         do {
             source = try ModelFile.open(path, options: options)
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
+            throw ModelFileError(path: path, underlying: error)
+        } catch let error as UnrecognizedFormatError {
+            // Not a model file at all (a wheel, an HTML page, …): refused, as by every command.
             throw ModelFileError(path: path, underlying: error)
         } catch {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
@@ -115,18 +119,5 @@ public struct Verification {
             ("findings", .array(findings.map { .string($0) })),
             ("warnings", .array(warnings.map { .string($0.message) })),
         ])
-    }
-
-    /// The human report.
-    public var table: String {
-        var lines = ["\(path): \(format?.rawValue ?? "unreadable"), \(tensors.count) tensors read"]
-        let nonFinite = tensors.filter { $0.nonFinite > 0 }
-        if !nonFinite.isEmpty {
-            lines.append(Formatting.table([["NAME", "DTYPE", "NON-FINITE"]] + nonFinite.map { [$0.name, $0.dtype.rawValue, String($0.nonFinite)] }))
-        }
-        lines += findings.map { "finding: \($0)" }
-        lines += warnings.map { "warning: \($0)" }
-        lines.append(isClean ? "clean" : "\(findings.count) finding(s)")
-        return lines.joined(separator: "\n")
     }
 }

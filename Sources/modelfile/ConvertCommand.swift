@@ -84,7 +84,8 @@ struct ConvertCommand: ParsableCommand {
             options.progress = progress.update
             let result = try Conversion.convert(input: input, output: outputPath, options: options)
             progress.finish()
-            for warning in result.warnings { Terminal.err("warning: \(warning)") }
+            guard !quiet else { return 0 }
+            for warning in result.warnings { Terminal.warning(warning) }
             Terminal.err("wrote \(result.tensorCount) tensors to \(result.outputs.joined(separator: ", "))")
             return 0
         }

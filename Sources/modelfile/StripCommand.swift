@@ -32,7 +32,7 @@ struct StripCommand: ParsableCommand {
         try Terminal.run {
             let result = try Strip.strip(input: input, output: output, keep: Set(keep), overwrite: force,
                                          options: reading.readOptions)
-            let removed = result.removedKeys.isEmpty ? "nothing to remove" : "removed " + result.removedKeys.joined(separator: ", ")
+            let removed: Shown = result.removedKeys.isEmpty ? "nothing to remove" : "removed \(result.removedKeys.joined(separator: ", "))"
             Terminal.err("\(removed); \(result.inputBytes) → \(result.outputBytes) bytes")
             return 0
         }

@@ -1,35 +1,56 @@
 import ArgumentParser
+import BinaryIO
 import ModelFileKit
+import ModelFormats
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Output helpers: data to stdout, everything else to stderr.
+/// Output helpers: data to stdout, everything else to stderr. Human text arrives as `Shown`
+/// (escaped once, docs/security.md) and leaves with every line bounded; JSON arrives as a rendered
+/// document and leaves as it is.
 enum Terminal {
     /// Whether stderr is a terminal (progress is shown only there).
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-    /// Writes `text` and a newline to stdout.
-    static func out(_ text: String) {
-        var line = text
-        line.append("\n")
-        writeAll(1, line)
+    /// Writes `text` and a newline to stdout, no line longer than ``Display/maxLineLength``.
+    static func out(_ text: Shown) {
+        writeAll(1, Display.boundedLines(text.text) + "\n")
     }
 
-    /// Writes `text` and a newline to stderr.
-    static func err(_ text: String) {
-        var line = text
-        line.append("\n")
-        writeAll(2, line)
+    /// Writes a rendered JSON document and a newline to stdout.
+    static func out(json: JSONValue, pretty: Bool = true) {
+        writeAll(1, json.rendered(pretty: pretty) + "\n")
+    }
+
+    /// Writes `text` and a newline to stderr, no line longer than ``Display/maxLineLength``.
+    static func err(_ text: Shown) {
+        writeAll(2, Display.boundedLines(text.text) + "\n")
+    }
+
+    /// `modelfile: error: MESSAGE`, one line on stderr. A budget going over (recognised by the
+    /// error's type) says how to raise it.
+    static func error(_ error: Error) {
+        var line: Shown = "modelfile: error: \(error)"
+        if let limit = ExceededLimit.of(error) {
+            line = line + "; raise it with --limits \(limit.name)=VALUE if the file is trusted"
+        }
+        err(line)
+    }
+
+    /// `modelfile: warning: MESSAGE`, one line on stderr.
+    static func warning(_ warning: ModelFileWarning) {
+        err("modelfile: warning: \(warning.message)")
     }
 
     private static func writeAll(_ fd: Int32, _ text: String) {
         var copy = text
         copy.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return }
             var done = 0
             while done < buffer.count {
-                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                let n = write(fd, base + done, buffer.count - done)
                 if n <= 0 { if errno == EINTR { continue }; return }
                 done += n
             }
@@ -46,9 +67,7 @@ enum Terminal {
         } catch let error as ValidationError {
             throw error
         } catch {
-            var message = "\(error)"
-            if message.contains("(limit max") { message += "; raise it with --limits NAME=VALUE if the file is trusted" }
-            err("modelfile: error: \(message)")
+            self.error(error)
             throw ExitCode(2)
         }
         if code != 0 { throw ExitCode(code) }
@@ -72,10 +91,14 @@ final class ProgressLine {
         lastDraw = elapsed
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(Int(rate)))/s  ETA \(Int(remaining.rounded())) s   "
+        // Both are finite and at most about 2^53 here; clamp anyway so no conversion can trap.
+        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(Int(min(rate, 1e15))))/s  ETA \(Int(min(remaining.rounded(), 1e15))) s   "
         drawn = true
         var copy = text
-        copy.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        copy.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return }
+            _ = write(2, base, buffer.count)
+        }
     }
 
     func finish() {

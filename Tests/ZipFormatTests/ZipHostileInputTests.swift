@@ -417,10 +417,10 @@ struct ZipHostileInputTests {
         }
     }
 
-    @Test("a message quotes control characters so it stays on one line")
-    func messageOneLine() {
+    @Test("a message keeps the entry name exactly; the command escapes it once when it shows it")
+    func messageKeepsName() {
         let error = ZipError.invalidEntryName(name: "a\nb\0c\"d", offset: 7, problem: .nulByte)
-        #expect(error.description == #"entry "a\nb\0c\"d": header at byte 7: name contains a NUL byte"#)
+        #expect(error.description == "entry \"a\nb\0c\"d\": header at byte 7: name contains a NUL byte")
     }
 
     // Layout

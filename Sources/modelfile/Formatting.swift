@@ -1,4 +1,4 @@
-/// Human-readable numbers for tables.
+/// Human-readable numbers and tables.
 enum Formatting {
     /// `1078565428` → `1,078,565,428`.
     static func grouped(_ value: Int) -> String {
@@ -30,6 +30,13 @@ enum Formatting {
         return "\(whole).\(String(repeating: "0", count: decimals - fractionText.count))\(fractionText) \(units[unit])"
     }
 
+    /// A count stored as a float (an optimizer's `step`): `12` when it is a whole number that an
+    /// `Int` holds, otherwise as Swift spells the double (`nan`, `inf`, `1e+300`, `2.5`).
+    static func count(_ value: Double) -> String {
+        if value.isFinite, value == value.rounded(), abs(value) < 9e15 { return String(Int(value)) }
+        return String(value)
+    }
+
     /// `value` with exactly `digits` decimals.
     static func fixed(_ value: Double, digits: Int) -> String {
         guard value.isFinite else { return String(value) }
@@ -46,29 +53,30 @@ enum Formatting {
         return text
     }
 
+    /// The widest a column is padded to; a longer cell overflows its column on its own row.
+    static let maxColumnWidth = 96
+    /// The longest a cell is shown; longer cells are shortened in the middle.
+    static let maxCellLength = 256
+
     /// Left-aligned columns separated by two spaces; the last column is not padded. Widths count
-    /// Unicode scalars, which is exact for the ASCII names nearly every model uses.
-    static func table(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
-        guard let columns = rows.map(\.count).max() else { return "" }
-        let lengths = rows.map { $0.map { $0.unicodeScalars.count } }
+    /// Unicode scalars of the escaped cells, which is exact for the ASCII names nearly every model
+    /// uses. A hostile name cannot widen the table: padding stops at ``maxColumnWidth`` and cells
+    /// are shortened to ``maxCellLength``, so a row of four columns stays far below the line limit.
+    static func table(_ rows: [[Shown]], rightAligned: Set<Int> = []) -> [Shown] {
+        let cells = rows.map { $0.map { $0.shortened(to: maxCellLength) } }
+        guard let columns = cells.map(\.count).max() else { return [] }
         var widths = [Int](repeating: 0, count: columns)
-        for row in lengths { for (i, length) in row.enumerated() { widths[i] = max(widths[i], length) } }
-        var out: [UInt8] = []
-        out.reserveCapacity(rows.count * (widths.reduce(0, +) + 2 * columns + 1))
-        for (r, row) in rows.enumerated() {
-            if r > 0 { out.append(0x0A) }
-            for (i, cell) in row.enumerated() {
-                if i > 0 { out.append(0x20); out.append(0x20) }
-                let pad = widths[i] - lengths[r][i]
-                if rightAligned.contains(i) {
-                    for _ in 0..<pad { out.append(0x20) }
-                    out.append(contentsOf: cell.utf8)
-                } else {
-                    out.append(contentsOf: cell.utf8)
-                    if i < row.count - 1 { for _ in 0..<pad { out.append(0x20) } }
-                }
-            }
+        for row in cells {
+            for (i, cell) in row.enumerated() where cell.length <= maxColumnWidth { widths[i] = max(widths[i], cell.length) }
         }
-        return String(decoding: out, as: UTF8.self)
+        return cells.map { row in
+            var line: Shown = ""
+            for (i, cell) in row.enumerated() {
+                if i > 0 { line = line + "  " }
+                let last = i == row.count - 1
+                line = line + (rightAligned.contains(i) ? cell.padded(to: widths[i], right: true) : (last ? cell : cell.padded(to: widths[i])))
+            }
+            return line
+        }
     }
 }
