@@ -361,6 +361,11 @@ enum FileScan {
         do {
             kind = try FormatDetector.detect(bytes: bytes)
         } catch let error as UnrecognizedFormatError {
+            // A zip with bytes before its first header (a polyglot) is still a zip to readers
+            // that start from the end record: scan it and report the leading bytes.
+            if ZipScan.endsLikeZip(bytes), let scanned = try? ZipScan.scan(file, name: name, strict: strict, findings: &findings) {
+                return scanned
+            }
             if let pickle = barePickle(bytes) {
                 findings.append(.barePickle(file: name))
                 findings += pickle.findings(file: name)
@@ -498,6 +503,18 @@ enum ZipScan {
         }
         findings += hiddenBytes(archive, name: name)
         return ScannedFile(path: name, content: isTorchScript ? .torchScript : .pytorchZip, pickles: pickles)
+    }
+
+    /// Whether an end of central directory record signature lies in the last 64 KiB + 22 bytes.
+    static func endsLikeZip(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 22 else { return false }
+        let lowest = max(0, bytes.count - 22 - 65_535)
+        var offset = bytes.count - 22
+        while offset >= lowest {
+            if bytes[offset] == 0x50, bytes[offset + 1] == 0x4B, bytes[offset + 2] == 0x05, bytes[offset + 3] == 0x06 { return true }
+            offset -= 1
+        }
+        return false
     }
 
     /// Whether a torch load reads the entry: a known record, or `data/<key>` for a storage key
