@@ -1,7 +1,7 @@
 // Reads the central directory the way PyTorchStreamReader does (pytorch/pytorch
 // caffe2/serialize/inline_container.cc: root folder from the first central directory entry, data
 // offset from each local header's own name and extra lengths), with the cross-checks of
-// docs/SECURITY.md rule 6 on top. Record layouts: PKWARE APPNOTE.TXT.
+// docs/security.md ("Zip") on top. Record layouts: PKWARE APPNOTE.TXT.
 
 import BinaryIO
 import Synchronization
@@ -24,7 +24,7 @@ public struct ZipReadLimits: Sendable, Equatable {
 /// A zip archive read from bytes in memory (normally a ``MappedFile``), indexed from its central
 /// directory and checked against every local header, without touching entry data.
 ///
-/// Opening refuses everything in docs/SECURITY.md rule 6: an end record that is missing,
+/// Opening refuses everything docs/security.md ("Zip") lists: an end record that is missing,
 /// ambiguous or inconsistent; multi-disk archives; central directory or entries outside the file;
 /// duplicate, absolute, `..`, backslash or NUL names; encryption; methods other than stored and
 /// deflate; a local header that disagrees with its central directory header (signature, name,

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 import ZipFormat
 
-// Container ambiguity (SECURITY.md §2.5, rule 6): one archive, one reading.
+// Container ambiguity (docs/security.md, "Zip"): one archive, one reading.
 extension TorchHostileInputTests {
     /// The benign archive (`{"w": [1, 2, 3, 4]}`) to break one field of.
     static var benign: TorchZip { TorchZip(pickle: P.pickle(stateDict), storages: [weightBytes]) }
@@ -126,7 +126,7 @@ extension TorchHostileInputTests {
     @Test("unaligned storage records and bool bytes other than 0 and 1 are read safely")
     func unalignedAndBoolBytes() throws {
         // Without torch's padding the records start at odd offsets; bool bytes 2 and 255 decode
-        // as true (SECURITY.md rule 9).
+        // as true, as torch reads them.
         let doubles = [1.5, -2.0].flatMap { P.le($0.bitPattern) }
         let body = P.stateDict([("d", P.rebuildV2(P.storage("DoubleStorage", key: "0", numel: 2), size: [2], stride: [1])),
                                 ("b", P.rebuildV2(P.storage("BoolStorage", key: "1", numel: 4), size: [4], stride: [1]))])

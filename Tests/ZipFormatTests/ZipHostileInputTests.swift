@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 import ZipFormat
 
-// One named test per attack (docs/SECURITY.md threat categories 4 and 5, rule 6), each asserting
+// One named test per attack (docs/security.md, "Zip"), each asserting
 // the exact error, offsets included.
 
 typealias Entry = ZipBuilder.Entry

@@ -5,7 +5,7 @@ import TensorData
 import Glibc
 #endif
 
-// Sharded sets as Hugging Face writes them (FORMATS.md §1.8): an index file
+// Sharded sets as Hugging Face writes them (docs/cli.md, `convert --max-shard-size`): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
 // next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
 
@@ -205,7 +205,7 @@ public struct ShardReadError: Error, CustomStringConvertible {
     public var description: String { "shard \(shard): \(underlying)" }
 }
 
-/// Writes a sharded set the way huggingface_hub does (FORMATS.md §1.8).
+/// Writes a sharded set the way huggingface_hub does (docs/cli.md, `convert --max-shard-size`).
 public enum SafetensorsShardWriter {
     /// Splits `entries` (in order) into shards of at most `maxShardBytes` of tensor data: a new
     /// shard starts when the next tensor would not fit; a tensor larger than the limit gets a
