@@ -22,6 +22,7 @@ struct InspectCommand: ParsableCommand {
             let inspection = try Inspection.inspect(
                 path: path, filter: filter, options: reading.readOptions)
             if output.json { Terminal.out(json: inspection.json) } else { Terminal.out(inspection.table) }
+            for warning in inspection.warnings { Terminal.warning(warning) }
             return 0
         }
     }
@@ -43,6 +44,7 @@ struct VerifyCommand: ParsableCommand {
         try Terminal.run {
             let report = try Verification.verify(path: path, options: reading.readOptions)
             if output.json { Terminal.out(json: report.json) } else { Terminal.out(report.table) }
+            for warning in report.warnings { Terminal.warning(warning) }
             return report.isClean ? 0 : 1
         }
     }

@@ -11,8 +11,11 @@ extension Inspection {
         var summary: [[Shown]] = [["  format", "\(format.rawValue)"],
                                   ["  size", "\(Formatting.grouped(fileBytes)) bytes (\(Formatting.bytes(fileBytes)))"]]
         if let metadata {
-            let pairs = metadata.keys.sorted().map { key -> Shown in "\(name: key)=\(name: metadata[key] ?? "")" }
-            summary.append(["  metadata", metadata.isEmpty ? "(empty)" : joined(pairs, ", ")])
+            // One entry per row, so a long value (training notes, tag frequencies) is shortened
+            // on its own without hiding the others.
+            let pairs = metadata.keys.sorted().map { key -> Shown in "\(name: key)=\(metadata[key] ?? "")" }
+            summary.append(["  metadata", pairs.first ?? "(empty)"])
+            for pair in pairs.dropFirst() { summary.append(["", pair]) }
         }
         lines += Formatting.table(summary)
         if let torch {
@@ -36,7 +39,6 @@ extension Inspection {
         lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
         let dtypeRows: [[Shown]] = byDType.map { ["  \($0.dtype.rawValue)", "\(Formatting.grouped($0.tensors)) tensors", "\(Formatting.bytes($0.bytes))"] }
         if !dtypeRows.isEmpty { lines += Formatting.table(dtypeRows, rightAligned: [1, 2]) }
-        for warning in warnings { lines.append("warning: \(warning.message)") }
         return Shown.lines(lines)
     }
 }

@@ -13,7 +13,6 @@ extension Verification {
             lines += Formatting.table([["NAME", "DTYPE", "NON-FINITE"]] + nonFinite.map { [Shown($0.name), "\($0.dtype.rawValue)", "\($0.nonFinite)"] })
         }
         lines += findings.map { "finding: \($0)" }
-        lines += warnings.map { "warning: \($0.message)" }
         lines.append(isClean ? "clean" : "\(findings.count) finding(s)")
         return Shown.lines(lines)
     }

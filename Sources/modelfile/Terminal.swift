@@ -14,6 +14,10 @@ enum Terminal {
     /// Whether stderr is a terminal (progress is shown only there).
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
+    /// `--quiet`: warnings and notes are not written (errors always are). Set once, while the
+    /// command's options are validated, before any work starts.
+    nonisolated(unsafe) static var isQuiet = false
+
     /// Writes `text` and a newline to stdout, no line longer than ``Display/maxLineLength``.
     static func out(_ text: Shown) {
         writeAll(1, Display.boundedLines(text.text) + "\n")
@@ -39,9 +43,16 @@ enum Terminal {
         err(line)
     }
 
-    /// `modelfile: warning: MESSAGE`, one line on stderr.
+    /// `modelfile: warning: MESSAGE`, one line on stderr (not with `--quiet`).
     static func warning(_ warning: ModelFileWarning) {
+        guard !isQuiet else { return }
         err("modelfile: warning: \(warning.message)")
+    }
+
+    /// A line about what was done (`wrote …`) on stderr (not with `--quiet`).
+    static func note(_ text: Shown) {
+        guard !isQuiet else { return }
+        err(text)
     }
 
     private static func writeAll(_ fd: Int32, _ text: String) {

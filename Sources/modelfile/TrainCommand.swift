@@ -130,7 +130,7 @@ struct TrainCommand: ParsableCommand {
             } else {
                 if let accuracy = result.accuracy { Terminal.out("accuracy: \(sixDecimals(accuracy)) (\(result.evaluatedOn))") }
                 if let mse = result.meanSquaredError { Terminal.out("mse: \(sixDecimals(mse)) (\(result.evaluatedOn))") }
-                for path in result.outputs { Terminal.err("wrote \(path)") }
+                for path in result.outputs { Terminal.note("wrote \(path)") }
             }
             return 0
         }

@@ -211,6 +211,51 @@ struct DisplayTests {
         #expect(error.stderr.unicodeScalars.count <= 1025)
     }
 
+    @Test("warnings go to stderr as modelfile: warning: lines; --quiet silences them, never errors")
+    func warningsAndQuiet() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = Fixture.path("torch/big_endian.pth")
+        let loud = try modelfile("inspect", path)
+        #expect(loud.status == 0 && !loud.stdout.contains("warning"))
+        #expect(loud.stderr == "modelfile: warning: big-endian archive: storages are byte-swapped as they are read\n")
+        let quiet = try modelfile("inspect", "--quiet", path)
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout == loud.stdout)
+        let converted = try modelfile("convert", "--quiet", path, folder.appendingPathComponent("q.safetensors").path)
+        #expect(converted.status == 0 && converted.stderr.isEmpty)
+        let failed = try modelfile("inspect", "--quiet", folder.appendingPathComponent("missing.pth").path)
+        #expect(failed.status == 2 && failed.stderr.hasPrefix("modelfile: error: "))
+    }
+
+    @Test("a budget that a file goes over is recognised by type and says how to raise it")
+    func limitHint() throws {
+        let path = Fixture.path("torch/state_dict.pth")
+        let result = try modelfile("inspect", "--limits", "maxTreeNodes=2", path)
+        #expect(result.status == 2)
+        #expect(result.stderr == "modelfile: error: \(path): the object tree expands to more than 2 nodes, counting shared references each time they are reached (limit maxTreeNodes); raise it with --limits maxTreeNodes=VALUE if the file is trusted\n")
+        let opcodes = try modelfile("inspect", "--limits", "maxOpcodeCount=5", path)
+        #expect(opcodes.stderr.hasSuffix("(limit maxOpcodeCount); raise it with --limits maxOpcodeCount=VALUE if the file is trusted\n"))
+        // An error whose text from the file reads like a limit gets no hint: limits are known by type.
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tensor = P.rebuildV2(P.storage(numel: 4), offset: 2, size: [4], stride: [1])
+        let mimic = try write("mimic.pth", TorchZip(pickle: P.pickle(P.stateDict([("w (limit maxTreeNodes)", tensor)])),
+                                                    storages: [float32Bytes([1, 2, 3, 4])]).bytes)
+        let named = try modelfile("inspect", mimic)
+        #expect(named.status == 2 && named.stderr.contains("(limit maxTreeNodes)") && !named.stderr.contains("raise it with"))
+    }
+
+    @Test("several metadata entries are listed one per row, each shortened on its own")
+    func metadataRows() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = try write("meta.safetensors", SafetensorsBytes.file([("w", "F32", [1], SafetensorsBytes.floats([1]))],
+                                                                       metadata: [("format", "pt"), ("ss_tag_frequency", String(repeating: "x", count: 5000)), ("a", "1")]))
+        let result = try modelfile("inspect", path)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[3] == "  metadata  a=1")
+        #expect(lines[4] == "            format=pt")
+        #expect(lines[5].hasPrefix("            ss_tag_frequency=xxx") && lines[5].contains("…[5,017 characters]…"))
+        #expect(lines[5].unicodeScalars.count == 12 + 256)
+    }
+
     @Test("usage errors are one modelfile: error: line, the argument escaped, then the usage")
     func usage() throws {
         let result = try modelfile("inspect", "--filter")
