@@ -535,7 +535,9 @@ enum ZipScan {
         var strings = Set<String>()
         while let instruction = try? walk.next() {
             switch instruction.argument {
-            case .bytes(let range), .line(let range): strings.insert(walk.text(range))
+            // Storage keys are short; longer strings are not kept (a pickle may hold huge ones).
+            case .bytes(let range) where range.count <= 256, .line(let range) where range.count <= 256:
+                strings.insert(walk.text(range))
             default: break
             }
         }

@@ -48,6 +48,9 @@ public struct Verification {
         } catch let error as UnrecognizedFormatError {
             // Not a model file at all (a wheel, an HTML page, …): refused, as by every command.
             throw ModelFileError(path: path, underlying: error)
+        } catch let error where Verification.leavesFolder(error) {
+            // A shard or weights file that links out of the folder is refused, not verified.
+            throw ModelFileError(path: path, underlying: error)
         } catch {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
         }
@@ -78,6 +81,13 @@ public struct Verification {
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+    }
+
+    /// Whether `error` (or the shard error it is) is a link out of a model folder.
+    static func leavesFolder(_ error: Error) -> Bool {
+        if error is FolderEscapeError { return true }
+        if let shard = error as? ShardReadError { return shard.underlying is FolderEscapeError }
+        return false
     }
 
     /// A reading error, with what it probably means for a downloaded file.

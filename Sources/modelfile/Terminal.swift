@@ -102,8 +102,9 @@ final class ProgressLine {
         lastDraw = elapsed
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        // Both are finite and at most about 2^53 here; clamp anyway so no conversion can trap.
-        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(Int(min(rate, 1e15))))/s  ETA \(Int(min(remaining.rounded(), 1e15))) s   "
+        // Both are finite and small here; clamp anyway so no conversion can trap.
+        func whole(_ value: Double) -> Int { value.isFinite ? Int(max(0, min(value.rounded(), 1e15))) : 0 }
+        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(whole(rate)))/s  ETA \(whole(remaining)) s   "
         drawn = true
         var copy = text
         copy.withUTF8 { buffer in

@@ -130,6 +130,7 @@ struct ScanTests {
             """)
         let inspect = try modelfile("inspect", path("model"))
         #expect(inspect.status == 2)
+        #expect(try modelfile("verify", path("model")).status == 2, "refused, not a finding")
         #expect(inspect.stderr.contains("pytorch_model-00001-of-00001.bin is a link to \(resolved), outside the folder"))
         // A linked folder that leaves is reported too, and not walked.
         try FileManager.default.createSymbolicLink(atPath: path("model/extra"), withDestinationPath: path("elsewhere"))
