@@ -31,7 +31,9 @@ extension Inspection {
         } else {
             var rows: [[Shown]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
             for entry in tensors {
-                rows.append([Shown(entry.name), "\(entry.dtype.rawValue)", "\(entry.shape.description)", "\(Formatting.bytes(entry.byteCount))"])
+                // A quantized tensor shows its torch dtype beside the stored one: `I8 (qint8)`.
+                let dtype: Shown = entry.quantization.map { "\(entry.dtype.rawValue) (\($0.torchDType))" } ?? "\(entry.dtype.rawValue)"
+                rows.append([Shown(entry.name), dtype, "\(entry.shape.description)", "\(Formatting.bytes(entry.byteCount))"])
             }
             lines += Formatting.table(rows)
         }
