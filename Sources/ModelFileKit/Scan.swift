@@ -39,8 +39,15 @@ public struct ScanReport {
     public var isClean: Bool { findings.isEmpty && failures.isEmpty }
 
     /// Every import of every pickle, with its file, in file order.
-    public var globals: [ScannedGlobal] {
+    public var imports: [ScannedGlobal] {
         files.flatMap { file in file.pickles.flatMap { pickle in pickle.imports.map { ScannedGlobal(file: file.path, pickle: pickle.place, site: $0) } } }
+    }
+
+    /// The globals the pickles name, once per file and name, in order of first appearance (the
+    /// `globals` of the JSON document).
+    public var globals: [ScannedGlobal] {
+        var seen = Set<String>()
+        return imports.filter { seen.insert($0.file + "\u{0}" + $0.site.qualifiedName).inserted }
     }
 
     /// Scans `path`: a file, a sharded set's `*.index.json`, or a folder.
@@ -99,6 +106,10 @@ extension ScanReport {
                         ("error", pickle.error.map { .string("\($0)") } ?? .null),
                     ])
                 }
+            })),
+            ("globals", .array(globals.map { global in
+                .object([("file", .string(global.file)), ("module", .string(global.module)), ("name", .string(global.name)),
+                         ("allowed", .bool(global.allowed))])
             })),
             ("findings", .array(findings.map { .string($0.message) })),
             ("finding_details", .array(findings.map { .object([("code", .string($0.code)), ("file", .string($0.file))]) })),
@@ -202,10 +213,10 @@ public struct ScannedGlobal: Sendable, Equatable {
     /// The import.
     public let site: ScannedImport
 
-    /// The module (`nil` when built at run time).
-    public var module: String? { site.module }
-    /// The name (`nil` when built at run time).
-    public var name: String? { site.name }
+    /// The module, or `?` when the pickle builds it at run time.
+    public var module: String { site.module ?? "?" }
+    /// The name, or `?` when the pickle builds it at run time.
+    public var name: String { site.name ?? "?" }
     /// Whether it is allowed.
     public var allowed: Bool { site.allowed }
 }

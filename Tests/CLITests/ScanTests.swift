@@ -87,6 +87,10 @@ struct ScanTests {
         #expect(object["kind"] as? String == "folder" && object["clean"] as? Bool == false)
         #expect((object["finding_details"] as? [[String: String]]) == [["code": "global_outside_allowlist", "file": "pytorch_model-00002-of-00002.bin"]])
         #expect((object["files"] as? [[String: String]])?.map { $0["path"] ?? "" } == ["pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"])
+        let globals = try #require(object["globals"] as? [[String: Any]])
+        #expect(globals.count == 7)
+        #expect(globals.last?["file"] as? String == "pytorch_model-00002-of-00002.bin" && globals.last?["module"] as? String == "posix"
+                && globals.last?["name"] as? String == "system" && globals.last?["allowed"] as? Bool == false)
     }
 
     @Test("pickle-bearing files beside the weights are scanned: training_args.bin, optimizer.pt, a .pkl")
