@@ -65,8 +65,9 @@ enum Display {
     /// `shown` (already escaped) in at most `limit` scalars: when longer, its middle is replaced
     /// by `…[N characters]…`, N being its full length, so both ends stay visible.
     static func shortened(_ shown: String, to limit: Int) -> String {
+        guard shown.utf8.count > limit else { return shown }
         let scalars = shown.unicodeScalars
-        let count = scalars.count
+        let count = Formatting.scalarCount(shown)
         guard count > limit else { return shown }
         let note = "…[\(Formatting.grouped(count)) characters]…"
         let keep = max(2, limit - note.unicodeScalars.count)
@@ -80,7 +81,17 @@ enum Display {
     /// Every line of `text` (split at the tool's own line breaks) at most ``maxLineLength``
     /// scalars long.
     static func boundedLines(_ text: String) -> String {
-        guard text.unicodeScalars.count > maxLineLength else { return text }
+        var copy = text
+        let tooLong = copy.withUTF8 { bytes -> Bool in
+            var length = 0
+            for byte in bytes {
+                if byte == 0x0A { length = 0; continue }
+                if byte & 0xC0 != 0x80 { length += 1 }
+                if length > maxLineLength { return true }
+            }
+            return false
+        }
+        guard tooLong else { return text }
         return text.split(separator: "\n", omittingEmptySubsequences: false)
             .map { shortened(String($0), to: maxLineLength) }
             .joined(separator: "\n")
@@ -154,7 +165,7 @@ struct Shown: ExpressibleByStringInterpolation, CustomStringConvertible, Equatab
     }
 
     /// Its length in Unicode scalars (how tables measure columns).
-    var length: Int { text.unicodeScalars.count }
+    var length: Int { Formatting.scalarCount(text) }
 
     /// Whether it is empty.
     var isEmpty: Bool { text.isEmpty }

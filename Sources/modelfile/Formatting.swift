@@ -63,20 +63,61 @@ enum Formatting {
     /// uses. A hostile name cannot widen the table: padding stops at ``maxColumnWidth`` and cells
     /// are shortened to ``maxCellLength``, so a row of four columns stays far below the line limit.
     static func table(_ rows: [[Shown]], rightAligned: Set<Int> = []) -> [Shown] {
-        let cells = rows.map { $0.map { $0.shortened(to: maxCellLength) } }
-        guard let columns = cells.map(\.count).max() else { return [] }
-        var widths = [Int](repeating: 0, count: columns)
-        for row in cells {
-            for (i, cell) in row.enumerated() where cell.length <= maxColumnWidth { widths[i] = max(widths[i], cell.length) }
-        }
-        return cells.map { row in
-            var line: Shown = ""
-            for (i, cell) in row.enumerated() {
-                if i > 0 { line = line + "  " }
-                let last = i == row.count - 1
-                line = line + (rightAligned.contains(i) ? cell.padded(to: widths[i], right: true) : (last ? cell : cell.padded(to: widths[i])))
+        // Each cell's text and length once; tables print one row per tensor.
+        var texts: [[String]] = []
+        var lengths: [[Int]] = []
+        texts.reserveCapacity(rows.count)
+        lengths.reserveCapacity(rows.count)
+        var columns = 0
+        for row in rows {
+            var rowTexts: [String] = []
+            var rowLengths: [Int] = []
+            rowTexts.reserveCapacity(row.count)
+            rowLengths.reserveCapacity(row.count)
+            for cell in row {
+                var text = cell.text
+                var length = scalarCount(text)
+                if length > maxCellLength {
+                    text = Display.shortened(text, to: maxCellLength)
+                    length = scalarCount(text)
+                }
+                rowTexts.append(text)
+                rowLengths.append(length)
             }
-            return line
+            columns = max(columns, row.count)
+            texts.append(rowTexts)
+            lengths.append(rowLengths)
         }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in lengths {
+            for (i, length) in row.enumerated() where length <= maxColumnWidth { widths[i] = max(widths[i], length) }
+        }
+        var lines: [Shown] = []
+        lines.reserveCapacity(rows.count)
+        for (r, row) in texts.enumerated() {
+            var line = ""
+            line.reserveCapacity(widths.reduce(2 * columns, +))
+            for (i, text) in row.enumerated() {
+                if i > 0 { line += "  " }
+                let pad = max(0, widths[i] - lengths[r][i])
+                if rightAligned.contains(i) {
+                    line += String(repeating: " ", count: pad)
+                    line += text
+                } else {
+                    line += text
+                    if i < row.count - 1 { line += String(repeating: " ", count: pad) }
+                }
+            }
+            // Every cell was escaped as a `Shown`; the padding is the tool's own.
+            lines.append(Shown(toolText: line))
+        }
+        return lines
+    }
+
+    /// Unicode scalars in `text`, counted from its UTF-8 bytes (every byte that does not continue
+    /// a sequence starts a scalar).
+    static func scalarCount(_ text: String) -> Int {
+        var text = text
+        return text.withUTF8 { bytes in bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
     }
 }
