@@ -72,7 +72,7 @@ public enum JSONNode: Sendable, Equatable {
     /// The member `key` when this is an object (compared by bytes).
     public subscript(key: String) -> JSONNode? { objectValue?[key] }
 
-    /// A short rendering for messages: the literal of a scalar (strings quoted and escaped),
+    /// A short rendering for messages: the literal of a scalar (strings in plain quotes, as read),
     /// `an array`, `an object`.
     public var summary: String {
         switch self {

@@ -3,28 +3,107 @@ import ModelFormats
 import TensorData
 
 /// What `inspect` says about a checkpoint: progress, optimizers, schedulers, hyper-parameters and
-/// how the bytes split between weights, optimizer state and the rest.
-struct CheckpointSummary {
-    let checkpoint: LightningCheckpoint
-    let file: TorchFile
+/// how the bytes split between weights, optimizer state and the rest, as values.
+public struct CheckpointSummary {
+    /// One optimizer's kind, hyper-parameters and state.
+    public struct Optimizer {
+        /// The kind inferred from the keys torch writes (`Adam`, `SGD`, …).
+        public let kind: String
+        /// Numeric settings of the first parameter group, in the order `lr`, `initial_lr`,
+        /// `momentum`, `dampening`, `eps`, `weight_decay` (those present).
+        public let numbers: [(key: String, value: Double)]
+        /// Adam's `betas`.
+        public let betas: (Double, Double)?
+        /// Boolean settings of the first parameter group (`nesterov`, `amsgrad`, `maximize`).
+        public let flags: [(key: String, value: Bool)]
+        /// The step count, when the state records one.
+        public let step: Double?
+        /// Parameter groups.
+        public let parameterGroupCount: Int
+        /// Parameter indices, in `param_groups` order.
+        public let parameterIndices: [Int]
+        /// Parameters that have state.
+        public let parametersWithState: Int
+        /// The state keys used (`exp_avg`, `momentum_buffer`, …), sorted.
+        public let stateKeys: [String]
+
+        /// The numeric setting named `key`.
+        public func number(_ key: String) -> Double? { numbers.first { $0.key == key }?.value }
+        /// The boolean setting named `key`.
+        public func flag(_ key: String) -> Bool? { flags.first { $0.key == key }?.value }
+    }
+
+    /// One learning-rate scheduler.
+    public struct Scheduler {
+        /// The class inferred from its keys (`StepLR`, …), or `nil`.
+        public let kind: String?
+        /// Its settings whose values are plain (a scalar, or a list or tuple of scalars).
+        public let settings: [(key: String, summary: String, isScalar: Bool)]
+    }
+
+    /// `pytorch-lightning_version`.
+    public let lightningVersion: String?
+    /// `epoch`.
+    public let epoch: Int?
+    /// `global_step`.
+    public let globalStep: Int?
+    /// The key the weights are under (`state_dict`), if any.
+    public let stateDictKey: String?
+    /// Tensors under it.
+    public let stateDictTensorCount: Int
+    /// The optimizers, in order.
+    public let optimizers: [Optimizer]
+    /// The schedulers, in order.
+    public let schedulers: [Scheduler]
+    /// A short rendering of `hyper_parameters`, if present.
+    public let hyperParameters: String?
+    /// `hyper_parameters` entry by entry, when it is a dict.
+    public let hyperParameterEntries: [(key: String, summary: String)]?
+    /// Bytes of tensors under the weights, under the optimizers, and elsewhere.
+    public let byteSplit: (weights: Int, optimizer: Int, other: Int)
 
     init?(_ file: TorchFile) {
         guard let checkpoint = try? LightningCheckpoint(root: file.root),
               checkpoint.lightningVersion != nil || !checkpoint.optimizers.isEmpty || checkpoint.epoch != nil
         else { return nil }
-        self.checkpoint = checkpoint
-        self.file = file
-    }
-
-    /// A 0-d or one-element tensor's value (for `step`).
-    private func scalar(_ record: Int) -> Double? {
-        guard let tensor = try? file.tensor(record: record, name: "step"), tensor.elementCount == 1,
-              ElementCodec.canDecodeToReal(tensor.dtype) else { return nil }
-        return tensor.bytes.withUnsafeBytes { ElementCodec.decodeDoubles($0, dtype: tensor.dtype).first }
-    }
-
-    /// Bytes of tensors under the weights, under the optimizers, and elsewhere.
-    var byteSplit: (weights: Int, optimizer: Int, other: Int) {
+        /// A 0-d or one-element tensor's value (for `step`).
+        func scalar(_ record: Int) -> Double? {
+            guard let tensor = try? file.tensor(record: record, name: "step"), tensor.elementCount == 1,
+                  ElementCodec.canDecodeToReal(tensor.dtype) else { return nil }
+            return tensor.bytes.withUnsafeBytes { ElementCodec.decodeDoubles($0, dtype: tensor.dtype).first }
+        }
+        lightningVersion = checkpoint.lightningVersion
+        epoch = checkpoint.epoch
+        globalStep = checkpoint.globalStep
+        stateDictKey = checkpoint.stateDictKey
+        stateDictTensorCount = checkpoint.stateDict?.entries.count ?? 0
+        optimizers = checkpoint.optimizers.map { optimizer in
+            var flags: [(String, Bool)] = []
+            for key in ["nesterov", "amsgrad", "maximize"] {
+                if case .bool(let flag)? = optimizer.paramGroups.first?[key] { flags.append((key, flag)) }
+            }
+            return Optimizer(
+                kind: optimizer.kind.rawValue,
+                numbers: ["lr", "initial_lr", "momentum", "dampening", "eps", "weight_decay"].compactMap { key in optimizer.number(key).map { (key, $0) } },
+                betas: optimizer.betas, flags: flags,
+                step: checkpoint.stepCount(of: optimizer, tensorValue: scalar),
+                parameterGroupCount: optimizer.paramGroups.count, parameterIndices: optimizer.parameterIndices,
+                parametersWithState: optimizer.state.count,
+                stateKeys: Array(Set(optimizer.state.flatMap { $0.entries.map(\.name) })).sorted())
+        }
+        schedulers = checkpoint.schedulers.map { scheduler in
+            Scheduler(kind: scheduler.kind, settings: scheduler.settings.entries.compactMap { entry in
+                guard let key = entry.key.stringValue,
+                      entry.value.isScalarLeaf || entry.value.sequenceItems?.allSatisfy(\.isScalarLeaf) == true else { return nil }
+                return (key, entry.value.summary, entry.value.isScalarLeaf)
+            })
+        }
+        hyperParameters = checkpoint.hyperParameters?.summary
+        if case .dict(let hyper)? = checkpoint.hyperParameters {
+            hyperParameterEntries = hyper.entries.map { ($0.key.nameComponent, $0.value.summary) }
+        } else {
+            hyperParameterEntries = nil
+        }
         var split = (weights: 0, optimizer: 0, other: 0)
         for entry in file.entries {
             if let key = checkpoint.stateDictKey, entry.name.hasBytePrefix(key + ".") {
@@ -35,79 +114,36 @@ struct CheckpointSummary {
                 split.other += entry.byteCount
             }
         }
-        return split
+        byteSplit = split
     }
 
-    func optimizerJSON(_ optimizer: TorchOptimizerState) -> JSONValue {
-        var members: [(String, JSONValue)] = [("kind", .string(optimizer.kind.rawValue))]
-        for key in ["lr", "initial_lr", "momentum", "dampening", "eps", "weight_decay"] {
-            if let value = optimizer.number(key) { members.append((key, .double(value))) }
-        }
+    func optimizerJSON(_ optimizer: Optimizer) -> JSONValue {
+        var members: [(String, JSONValue)] = [("kind", .string(optimizer.kind))]
+        for (key, value) in optimizer.numbers { members.append((key, .double(value))) }
         if let betas = optimizer.betas { members.append(("betas", .array([.double(betas.0), .double(betas.1)]))) }
-        for key in ["nesterov", "amsgrad", "maximize"] {
-            if case .bool(let flag)? = optimizer.paramGroups.first?[key] { members.append((key, .bool(flag))) }
-        }
-        members.append(("step", checkpoint.stepCount(of: optimizer, tensorValue: scalar).map { .double($0) } ?? .null))
-        members.append(("param_groups", .int(optimizer.paramGroups.count)))
+        for (key, flag) in optimizer.flags { members.append((key, .bool(flag))) }
+        members.append(("step", optimizer.step.map { .double($0) } ?? .null))
+        members.append(("param_groups", .int(optimizer.parameterGroupCount)))
         members.append(("parameters", .array(optimizer.parameterIndices.map { .int($0) })))
-        members.append(("parameters_with_state", .int(optimizer.state.count)))
-        members.append(("state_keys", .array(Array(Set(optimizer.state.flatMap { $0.entries.map(\.name) })).sorted().map { .string($0) })))
+        members.append(("parameters_with_state", .int(optimizer.parametersWithState)))
+        members.append(("state_keys", .array(optimizer.stateKeys.map { .string($0) })))
         return .object(members)
     }
 
+    /// The `checkpoint` member of the `modelfile.inspect/1` document.
     var json: JSONValue {
-        let split = byteSplit
-        return .object([
-            ("lightning_version", checkpoint.lightningVersion.map { .string($0) } ?? .null),
-            ("epoch", checkpoint.epoch.map { .int($0) } ?? .null),
-            ("global_step", checkpoint.globalStep.map { .int($0) } ?? .null),
-            ("state_dict_key", checkpoint.stateDictKey.map { .string($0) } ?? .null),
-            ("optimizers", .array(checkpoint.optimizers.map(optimizerJSON))),
-            ("lr_schedulers", .array(checkpoint.schedulers.map { scheduler in
-                .object([("kind", scheduler.kind.map { .string($0) } ?? .null)]
-                        + scheduler.settings.entries.compactMap { entry in
-                            guard let key = entry.key.stringValue, entry.value.isScalarLeaf || entry.value.sequenceItems?.allSatisfy(\.isScalarLeaf) == true else { return nil }
-                            return (key, .string(entry.value.summary))
-                        })
+        .object([
+            ("lightning_version", lightningVersion.map { .string($0) } ?? .null),
+            ("epoch", epoch.map { .int($0) } ?? .null),
+            ("global_step", globalStep.map { .int($0) } ?? .null),
+            ("state_dict_key", stateDictKey.map { .string($0) } ?? .null),
+            ("optimizers", .array(optimizers.map(optimizerJSON))),
+            ("lr_schedulers", .array(schedulers.map { scheduler in
+                .object([("kind", scheduler.kind.map { .string($0) } ?? .null)] + scheduler.settings.map { ($0.key, .string($0.summary)) })
             })),
-            ("hyper_parameters", checkpoint.hyperParameters.map { .string($0.summary) } ?? .null),
-            ("bytes", .object([("weights", .int(split.weights)), ("optimizer", .int(split.optimizer)), ("other", .int(split.other))])),
+            ("hyper_parameters", hyperParameters.map { .string($0) } ?? .null),
+            ("bytes", .object([("weights", .int(byteSplit.weights)), ("optimizer", .int(byteSplit.optimizer)), ("other", .int(byteSplit.other))])),
         ])
-    }
-
-    var lines: [String] {
-        var lines: [String] = []
-        var progress: [String] = []
-        if let version = checkpoint.lightningVersion { progress.append("Lightning \(version)") }
-        if let epoch = checkpoint.epoch { progress.append("epoch \(epoch)") }
-        if let step = checkpoint.globalStep { progress.append("global step \(step)") }
-        if !progress.isEmpty { lines.append(progress.joined(separator: ", ")) }
-        if let key = checkpoint.stateDictKey { lines.append("weights under \"\(key)\": \(checkpoint.stateDict?.entries.count ?? 0) tensors") }
-        for (i, optimizer) in checkpoint.optimizers.enumerated() {
-            var parts = ["optimizer \(i): \(optimizer.kind.rawValue)"]
-            if let lr = optimizer.number("lr") { parts.append("lr \(lr)" + (optimizer.number("initial_lr").map { " (initial \($0))" } ?? "")) }
-            if let betas = optimizer.betas { parts.append("betas (\(betas.0), \(betas.1))") }
-            if let momentum = optimizer.number("momentum"), optimizer.kind == .sgd { parts.append("momentum \(momentum)") }
-            if let decay = optimizer.number("weight_decay") { parts.append("weight_decay \(decay)") }
-            if case .bool(true)? = optimizer.paramGroups.first?["amsgrad"] { parts.append("amsgrad") }
-            if let step = checkpoint.stepCount(of: optimizer, tensorValue: scalar) { parts.append("step \(Int(step))") }
-            let indices = optimizer.parameterIndices
-            parts.append("\(indices.count) parameters" + (indices.isEmpty ? "" : " [\(indices.first!)…\(indices.last!)]") + ", \(optimizer.state.count) with state")
-            lines.append(parts.joined(separator: ", "))
-        }
-        for (i, scheduler) in checkpoint.schedulers.enumerated() {
-            let settings = scheduler.settings.entries.compactMap { entry -> String? in
-                guard let key = entry.key.stringValue, !key.hasPrefix("_"), entry.value.isScalarLeaf else { return nil }
-                return "\(key) \(entry.value.summary)"
-            }
-            lines.append("scheduler \(i): \(scheduler.kind ?? "unknown")" + (settings.isEmpty ? "" : ", " + settings.joined(separator: ", ")))
-        }
-        if case .dict(let hyper)? = checkpoint.hyperParameters {
-            lines.append("hyper_parameters: " + hyper.entries.map { "\($0.key.nameComponent)=\($0.value.summary)" }.joined(separator: ", "))
-        }
-        let split = byteSplit
-        lines.append("bytes: weights \(Formatting.bytes(split.weights)), optimizer state \(Formatting.bytes(split.optimizer)), other tensors \(Formatting.bytes(split.other))")
-        return lines
     }
 }
 

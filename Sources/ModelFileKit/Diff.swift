@@ -111,24 +111,4 @@ public struct DiffReport {
             })),
         ])
     }
-
-    /// The human report: differences only, then a summary line.
-    public var table: String {
-        var lines: [String] = []
-        for name in onlyInA { lines.append("only in A: \(name)") }
-        for name in onlyInB { lines.append("only in B: \(name)") }
-        var rows: [[String]] = []
-        for c in common where !c.identical {
-            var what: [String] = []
-            if c.dtypes.0 != c.dtypes.1 { what.append("dtype \(c.dtypes.0) → \(c.dtypes.1)") }
-            if c.shapes.0 != c.shapes.1 { what.append("shape \(c.shapes.0) → \(c.shapes.1)") }
-            if let difference = c.maxAbsoluteDifference { what.append("max |a−b| \(difference)") }
-            rows.append([c.name, what.joined(separator: ", "), c.withinTolerance ? "within tolerance" : "DIFFERENT"])
-        }
-        if !rows.isEmpty { lines.append(Formatting.table(rows)) }
-        let identical = common.filter(\.identical).count
-        lines.append("\(common.count) common tensors (\(identical) identical), \(onlyInA.count) only in A, \(onlyInB.count) only in B: "
-                     + (isEqual ? "equal" : "different"))
-        return lines.joined(separator: "\n")
-    }
 }

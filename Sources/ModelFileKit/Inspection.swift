@@ -1,10 +1,6 @@
 import ModelFormats
 import TensorData
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// What `modelfile inspect` reports: everything read from headers and pickles, never from
 /// tensor bytes, so its cost does not grow with the size of the weights.
 public struct Inspection {
@@ -20,9 +16,9 @@ public struct Inspection {
     public let tensors: [TensorEntry]
     /// Non-fatal observations.
     public let warnings: [ModelFileWarning]
-    /// Extra top-level JSON members contributed by the format (globals, checkpoint summary, …),
-    /// each with the lines the table shows for it.
-    public let sections: [InspectionSection]
+    /// What a pickle format adds: globals with verdicts, plain values, storages, and for a
+    /// checkpoint its summary; `nil` for formats without a pickle.
+    public let torch: TorchDetails?
 
     /// Inspects `path`.
     ///
@@ -49,7 +45,7 @@ public struct Inspection {
             tensors = source.entries
         }
         warnings = source.warnings
-        sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
+        torch = (source as? TorchFile).map(TorchDetails.init)
     }
 
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots),
@@ -104,7 +100,7 @@ public struct Inspection {
                 ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
             ])),
         ]
-        for section in sections { members.append((section.key, section.json)) }
+        if let torch { members += torch.jsonMembers }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
         return .object(members)
     }
@@ -118,71 +114,4 @@ public struct Inspection {
         members.append(("parameter_tensors", .array(quantization.parameterTensors.map { .string($0) })))
         return .object(members)
     }
-
-    /// The human table.
-    public var table: String {
-        var lines: [String] = []
-        lines.append(path)
-        var summary: [[String]] = [["  format", format.rawValue], ["  size", "\(Formatting.grouped(fileBytes)) bytes (\(Formatting.bytes(fileBytes)))"]]
-        if let metadata {
-            let text = metadata.isEmpty ? "(empty)" : metadata.keys.sorted().map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")
-            summary.append(["  metadata", text])
-        }
-        lines.append(Formatting.table(summary))
-        for section in sections where !section.lines.isEmpty {
-            lines.append("")
-            lines.append(section.title)
-            lines.append(contentsOf: section.lines.map { "  " + $0 })
-        }
-        lines.append("")
-        if tensors.isEmpty {
-            lines.append("no tensors")
-        } else {
-            var rows = ByteTable(columns: 4, expectedRows: tensors.count + 1)
-            for header in ["NAME", "DTYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
-            for entry in tensors {
-                rows.append(entry.name)
-                if let quantization = entry.quantization {
-                    rows.append("\(entry.dtype.rawValue) (\(quantization.torchDType))")
-                } else {
-                    rows.append(entry.dtype.rawValue)
-                }
-                rows.append { Formatting.appendShape(entry.shape.dimensions, to: &$0) }
-                rows.append { Formatting.appendBytes(entry.byteCount, to: &$0) }
-            }
-            lines.append(rows.rendered())
-        }
-        lines.append("")
-        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
-        var dtypeRows: [[String]] = []
-        for row in byDType { dtypeRows.append(["  " + row.dtype.rawValue, "\(Formatting.grouped(row.tensors)) tensors", Formatting.bytes(row.bytes)]) }
-        if !dtypeRows.isEmpty { lines.append(Formatting.table(dtypeRows, rightAligned: [1, 2])) }
-        for warning in warnings { lines.append("warning: \(warning)") }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// A part of an inspection contributed by a format: a JSON member and its table lines.
-public struct InspectionSection {
-    /// The JSON key (`globals`, `checkpoint`, …).
-    public let key: String
-    /// The table heading.
-    public let title: String
-    /// The JSON value.
-    public let json: JSONValue
-    /// The table lines (indented by the caller).
-    public let lines: [String]
-
-    /// A section.
-    public init(key: String, title: String, json: JSONValue, lines: [String]) {
-        self.key = key
-        self.title = title
-        self.json = json
-        self.lines = lines
-    }
-}
-
-/// Sources with more to report than tensors (pickle globals, checkpoint contents).
-protocol InspectionDetailsProviding {
-    var inspectionSections: [InspectionSection] { get }
 }

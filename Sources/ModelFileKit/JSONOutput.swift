@@ -50,7 +50,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): Formatting.appendDecimal(value, to: &out)
+        case .int(let value): JSONValue.appendDecimal(value, to: &out)
         case .double(let value):
             if !value.isFinite {
                 out.append(contentsOf: "null".utf8)
@@ -104,17 +104,32 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         }
     }
 
+    /// Appends the decimal digits of `value` (which may be negative) without a string per number.
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt = 1
+        while magnitude / divisor >= 10 { divisor *= 10 }
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
+    }
+
     private static func appendIndent(_ level: Int, to out: inout [UInt8]) {
         for _ in 0..<(2 * level) { out.append(0x20) }
     }
 
-    /// Appends `string` as a JSON string: quote, backslash and control characters escaped,
-    /// everything else as UTF-8.
+    /// Appends `string` as a JSON string: quote, backslash and control characters escaped as RFC
+    /// 8259 requires; DEL, C1 controls, format characters (bidirectional overrides, zero-width
+    /// characters) and line/paragraph separators written as `\uXXXX` escapes too, which decode to
+    /// the same exact string but cannot act on a terminal that shows the document. Everything else
+    /// is UTF-8 as it is.
     static func appendEscaped(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copy them whole.
+        // Most strings are printable ASCII without a quote or backslash: copy them whole.
         let copied: Bool? = string.utf8.withContiguousStorageIfAvailable { bytes in
-            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else { return false }
             out.append(contentsOf: bytes)
             return true
         }
@@ -122,21 +137,40 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
             out.append(UInt8(ascii: "\""))
             return
         }
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+        for scalar in string.unicodeScalars {
+            let value = scalar.value
+            switch value {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
             case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
             case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
+            case 0..<0x20, 0x7F..<0xA0:
+                appendUnicodeEscape(UInt16(value), to: &out)
+            case 0x20..<0x7F:
+                out.append(UInt8(value))
+            default:
+                switch scalar.properties.generalCategory {
+                case .format, .lineSeparator, .paragraphSeparator:
+                    if value < 0x10000 {
+                        appendUnicodeEscape(UInt16(value), to: &out)
+                    } else {
+                        // A surrogate pair, as JSON spells scalars beyond the BMP.
+                        let offset = value - 0x10000
+                        appendUnicodeEscape(UInt16(0xD800 + (offset >> 10)), to: &out)
+                        appendUnicodeEscape(UInt16(0xDC00 + (offset & 0x3FF)), to: &out)
+                    }
+                default:
+                    out.append(contentsOf: String(scalar).utf8)
+                }
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendUnicodeEscape(_ unit: UInt16, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: "\\u".utf8)
+        for shift in stride(from: 12, through: 0, by: -4) { out.append(hex[Int((unit >> UInt16(shift)) & 0xF)]) }
     }
 }

@@ -1,7 +1,10 @@
+import BinaryIO
+
 /// Any failure while working on a file, with the file's path added once, at this layer.
 ///
 /// Its description is one line: `model.pth: archive/data.pkl at byte 211: unsupported global os.system`.
-public struct ModelFileError: Error, CustomStringConvertible {
+/// Text from the file appears in it as it is; whoever shows it on a terminal escapes it once.
+public struct ModelFileError: Error, CustomStringConvertible, LimitReporting {
     /// The file the failure concerns.
     public let path: String
     /// The component error (`SafetensorsError`, `FileError`, …).
@@ -14,10 +17,13 @@ public struct ModelFileError: Error, CustomStringConvertible {
     }
 
     public var description: String {
-        let message = String(describing: underlying)
-        // Errors that already name the path (file-system errors) are not prefixed twice.
-        return message.hasPrefix(path + ":") ? message : "\(path): \(message)"
+        // File-system errors already name their path; they are not prefixed twice.
+        if let file = underlying as? FileError, file.path == path { return file.description }
+        return "\(path): \(underlying)"
     }
+
+    /// The budget the underlying error reports going over, if any.
+    public var exceededLimit: ExceededLimit? { ExceededLimit.of(underlying) }
 }
 
 /// Runs `body`, attaching `path` to any error it throws (unless already attached).

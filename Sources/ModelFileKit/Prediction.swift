@@ -14,7 +14,8 @@ public struct PredictionReport {
     /// The network used.
     public let description: NetworkDescription
 
-    /// Runs the network saved at `modelPath` (any format) over `dataPath` (or the bundled data).
+    /// Runs the network saved at `modelPath` (any format) over the CSV file at `dataPath`, or over
+    /// `csvText` when no path is given.
     ///
     /// The architecture comes from the weights' shapes; activation, loss and input standardisation
     /// from the description saved with them, else `activation` (default sigmoid) and binary
@@ -22,7 +23,7 @@ public struct PredictionReport {
     /// first columns are used; the target is the column named as saved, or the one left over.
     ///
     /// - Throws: `ModelFileError`, `CSVError`, `NNError`, `TrainingError`.
-    public static func predict(modelPath: String, dataPath: String?, activation: Activation? = nil) throws -> PredictionReport {
+    public static func predict(modelPath: String, dataPath: String?, csvText: String? = nil, activation: Activation? = nil) throws -> PredictionReport {
         let saved = try attributing(to: modelPath) { try SavedNetwork(path: modelPath) }
         let layers = try attributing(to: modelPath) { try FeedForward.layerSizes(in: saved.weights) }
         var description = saved.description ?? NetworkDescription(
@@ -34,7 +35,7 @@ public struct PredictionReport {
         let model = try attributing(to: modelPath) {
             try FeedForward(stateDict: saved.weights, activation: description.activation, outputActivation: description.outputActivation)
         }
-        let table = try dataPath.map { path in try attributing(to: path) { try CSVTable(contentsOfFile: path) } } ?? CSVTable(text: BundledData.diabetesCSV)
+        let table = try Training.table(path: dataPath, text: csvText)
         let inputCount = layers[0]
         let featureNames = description.featureNames.flatMap { names in names.allSatisfy { table.columnIndex(named: $0) != nil } ? names : nil }
             ?? Array(table.columnNames.prefix(inputCount))
@@ -64,13 +65,5 @@ public struct PredictionReport {
             ("accuracy", accuracy.map { .double($0) } ?? .null),
             ("mse", meanSquaredError.map { .double($0) } ?? .null),
         ])
-    }
-
-    /// One line per row, then the metric.
-    public var text: String {
-        var lines = predictions.map { row in row.map { Formatting.fixed(Double($0), digits: 6) }.joined(separator: ",") }
-        if let accuracy { lines.append("accuracy: \(Formatting.fixed(accuracy, digits: 4))") }
-        if let meanSquaredError { lines.append("mse: \(Formatting.fixed(meanSquaredError, digits: 6))") }
-        return lines.joined(separator: "\n")
     }
 }

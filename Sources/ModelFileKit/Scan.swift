@@ -1,149 +1,84 @@
 import BinaryIO
+import ExactText
 import ModelFormats
 import PickleVM
 import ZipFormat
 
-/// `modelfile scan`: a security verdict from the pickle's instructions alone. Nothing is
-/// interpreted or loaded: every global and `INST`/`STACK_GLOBAL` import, every extension code and
-/// every opcode kind is listed, each import marked allowed (in torch's weights-only allowlist) or
-/// not, and every opcode outside the weights-only set reported.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// `modelfile scan`: a security verdict from the pickles' instructions alone (docs/security.md,
+// "What scan covers"). Nothing is interpreted or loaded. A folder's verdict covers every file a
+// load could read: every pickle-bearing file by name, every shard named by any index, and every
+// safetensors file (whose content may be a pickle). Each finding is a value naming its file.
+
+/// What `modelfile scan` found for one path (a file, a sharded index, or a folder).
 public struct ScanReport {
-    /// One pickle in the file.
-    public struct PickleSection {
-        /// Where it is: `archive/data.pkl`, or `legacy pickle 4 at byte 1234`.
-        public let place: String
-        /// Imports in order: qualified name (or `?` when built at run time), opcode, offset, verdict.
-        public let imports: [(name: String, opcode: String, offset: Int, allowed: Bool)]
-        /// Opcodes outside the weights-only set, with counts.
-        public let unsupportedOpcodes: [(name: String, count: Int)]
-        /// Extension-registry codes (`EXT1/2/4`): callables looked up by number.
-        public let extensionCodes: [(code: Int64, offset: Int)]
-        /// The opcode categories used.
-        public let categories: [String]
-        /// Where the instruction stream broke off, if it did.
-        public let error: String?
-        /// The offset after its STOP (where a following pickle starts).
-        let end: Int?
+    /// What the path was.
+    public enum Target: String, Sendable {
+        /// One file.
+        case file
+        /// A sharded set's index (its shards are scanned).
+        case index
+        /// A folder (every file a load could read is scanned).
+        case folder
     }
 
-    /// The path scanned.
+    /// The path scanned, as given.
     public let path: String
-    /// What the file is.
-    public let kind: String
-    /// Each pickle found.
-    public let pickles: [PickleSection]
-    /// Problems, one line each.
-    public let findings: [String]
+    /// What it was.
+    public let target: Target
+    /// Every file looked at, in path order (one for a single file).
+    public let files: [ScannedFile]
+    /// What was found, each naming its file.
+    public let findings: [ScanFinding]
+    /// Files of a folder or set that could not be scanned (each also makes the scan fail).
+    public let failures: [ScanFailure]
 
-    /// Whether nothing outside the allowlist was found.
-    public var isClean: Bool { findings.isEmpty }
+    /// Whether nothing was found and every file was scanned.
+    public var isClean: Bool { findings.isEmpty && failures.isEmpty }
 
-    /// Scans `path`.
+    /// Every import of every pickle, with its file, in file order.
+    public var imports: [ScannedGlobal] {
+        files.flatMap { file in file.pickles.flatMap { pickle in pickle.imports.map { ScannedGlobal(file: file.path, pickle: pickle.place, site: $0) } } }
+    }
+
+    /// The globals the pickles name, once per file and name, in order of first appearance (the
+    /// `globals` of the JSON document).
+    public var globals: [ScannedGlobal] {
+        var seen = Set<ExactString>()  // by bytes: two spellings of one name are two globals
+        return imports.filter { seen.insert(ExactString($0.file + "\u{0}" + $0.site.qualifiedName)).inserted }
+    }
+
+    /// Scans `path`: a file, a sharded set's `*.index.json`, or a folder.
     ///
-    /// - Throws: `ModelFileError` when the file cannot be read or its container is malformed.
+    /// - Throws: `ModelFileError` when the path cannot be read, is not a model file (a wheel, an
+    ///   HTML page, …), or (for a single file) its container is malformed.
     public static func scan(path: String) throws -> ScanReport {
         try attributing(to: path) {
-            let kind: DetectedKind
-            do {
-                kind = try FormatDetector.detect(path: path)
-            } catch let error as UnrecognizedFormatError {
-                let file = try MappedFile(path: path)
-                if file.count >= 2, file.bytes[0] == 0x80, (2...5).contains(file.bytes[1]) {
-                    // A bare pickle (renamed .bin/.pt): scan it, and say it is not a torch file.
-                    let section = scanPickle(file.bytes, from: 0, place: "pickle")
-                    return ScanReport(path: path, kind: "bare pickle", pickles: [section],
-                                      findings: ["a bare pickle stream, not a torch archive: torch.load refuses it"] + findings(section))
-                }
-                throw error
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+            if (info.st_mode & S_IFMT) == S_IFDIR { return try FolderScan(folder: path).run() }
+            guard (info.st_mode & S_IFMT) == S_IFREG else {
+                throw FileError(path: path, operation: "open", message: "is not a regular file")
             }
-            switch kind {
-            case .safetensors, .shardIndex:
-                return ScanReport(path: path, kind: "safetensors (no pickle)", pickles: [], findings: [])
-            case .directory(let weights):
-                let inner = try scan(path: weights)
-                return ScanReport(path: path, kind: "folder: \(inner.kind) \(weights.split(separator: "/").last ?? "")",
-                                  pickles: inner.pickles, findings: inner.findings)
-            case .zipArchive:
-                return try scanZip(path)
-            case .legacyTorch:
-                return try scanLegacy(path)
-            }
+            if case .shardIndex? = try? FormatDetector.detect(path: path) { return try FolderScan(index: path).run() }
+            var findings: [ScanFinding] = []
+            let file = try FileScan.scan(path: path, name: path, strict: true, findings: &findings)
+            return ScanReport(path: path, target: .file, files: [file], findings: findings, failures: [])
         }
     }
+}
 
-    private static func scanZip(_ path: String) throws -> ScanReport {
-        let file = try MappedFile(path: path)
-        let archive = try ZipArchive(file: file)
-        var sections: [PickleSection] = []
-        var findings: [String] = []
-        let folder = archive.rootFolder ?? ""
-        if archive.entry(named: "\(folder)/constants.pkl") != nil || archive.entries.contains(where: { $0.name.hasPrefix("\(folder)/code/") }) {
-            findings.append("a TorchScript archive: it holds code (code/, constants.pkl); torch.load(weights_only=True) refuses it")
+extension ScanReport {
+    /// What the path is, for JSON and tables: `folder`, `index`, or the file's content
+    /// (`pytorch-zip`, `safetensors`, …).
+    public var kind: String {
+        switch target {
+        case .folder, .index: return target.rawValue
+        case .file: return files.first?.content.name ?? "file"
         }
-        do { try archive.checkSingleRootFolder() } catch { findings.append("\(error)") }
-        for entry in archive.entries where entry.name.hasSuffix(".pkl") {
-            let data = try archive.data(of: entry, verifyingCRC: true)
-            let section = data.withUnsafeBytes { scanPickle($0, from: 0, place: entry.name) }
-            sections.append(section)
-            findings += self.findings(section)
-            // Bytes after STOP are never read by torch, but a scanner must not ignore what hides
-            // there: report them, and scan them when they are another pickle.
-            if let end = section.end, end < data.bytes.count {
-                findings.append("\(entry.name): \(data.bytes.count - end) bytes after STOP, which torch never reads")
-                if data.bytes[end] == 0x80 {
-                    let hidden = data.withUnsafeBytes { scanPickle($0, from: end, place: "\(entry.name) after STOP (byte \(end))") }
-                    sections.append(hidden)
-                    findings += self.findings(hidden)
-                }
-            }
-        }
-        if !sections.contains(where: { $0.place == "\(folder)/data.pkl" }) { findings.append("no \(folder)/data.pkl: not a torch.save archive") }
-        return ScanReport(path: path, kind: "pytorch-zip", pickles: sections, findings: findings)
-    }
-
-    private static func scanLegacy(_ path: String) throws -> ScanReport {
-        let file = try MappedFile(path: path)
-        var sections: [PickleSection] = []
-        var findings: [String] = []
-        var offset = 0
-        for number in 1...5 {
-            let section = scanPickle(file.bytes, from: offset, place: "legacy pickle \(number) at byte \(offset)")
-            sections.append(section)
-            findings += self.findings(section)
-            guard section.error == nil, let end = section.end else { break }
-            offset = end
-        }
-        return ScanReport(path: path, kind: "pytorch-legacy", pickles: sections, findings: findings)
-    }
-
-    static func scanPickle(_ bytes: UnsafeRawBufferPointer, from offset: Int, place: String) -> PickleSection {
-        let (report, error) = PickleScanner.scanPartially(bytes, from: offset)
-        let imports = report.imports.map { site -> (String, String, Int, Bool) in
-            let global = site.global
-            let allowed = global.map { TorchGlobals.meaning(module: $0.module, name: $0.name) != nil } ?? false
-            return (global?.qualifiedName ?? "?", site.opcode.name, site.offset, allowed && site.opcode == .global)
-        }
-        let unsupported = report.unsupportedOpcodes.map { ($0.name, report.opcodeCounts[$0] ?? 0) }
-        return PickleSection(
-            place: place, imports: imports, unsupportedOpcodes: unsupported,
-            extensionCodes: report.extensionCodes.map { ($0.code, $0.offset) },
-            categories: report.categories.map(\.rawValue).sorted(), error: error.map { "\($0)" },
-            end: error == nil ? report.stopOffset + 1 : nil)
-    }
-
-    static func findings(_ section: PickleSection) -> [String] {
-        var result: [String] = []
-        for site in section.imports where !site.allowed {
-            result.append("\(section.place) at byte \(site.offset): \(site.opcode) \(site.name) is outside the weights-only allowlist")
-        }
-        for (name, count) in section.unsupportedOpcodes {
-            result.append("\(section.place): opcode \(name) (\(count)×) is outside the weights-only set")
-        }
-        for (code, offset) in section.extensionCodes {
-            result.append("\(section.place) at byte \(offset): extension code \(code) names a callable by number")
-        }
-        if let error = section.error { result.append("\(section.place): the pickle breaks off: \(error)") }
-        return result
     }
 
     /// The `modelfile.scan/1` JSON document.
@@ -153,33 +88,136 @@ public struct ScanReport {
             ("path", .string(path)),
             ("kind", .string(kind)),
             ("clean", .bool(isClean)),
-            ("pickles", .array(pickles.map { section in
-                .object([
-                    ("place", .string(section.place)),
-                    ("globals", .array(section.imports.map { site in
-                        .object([("name", .string(site.name)), ("opcode", .string(site.opcode)), ("offset", .int(site.offset)), ("allowed", .bool(site.allowed))])
-                    })),
-                    ("opcode_classes", .array(section.categories.map { .string($0) })),
-                    ("unsupported_opcodes", .object(section.unsupportedOpcodes.map { ($0.name, .int($0.count)) })),
-                    ("error", section.error.map { .string($0) } ?? .null),
-                ])
+            ("files", .array(files.map { file in
+                var members: [(String, JSONValue)] = [("path", .string(file.path)), ("kind", .string(file.content.name))]
+                if case .other(let looksLike) = file.content { members.append(("looks_like", .string(looksLike))) }
+                return .object(members)
             })),
-            ("findings", .array(findings.map { .string($0) })),
+            ("pickles", .array(files.flatMap { file in
+                file.pickles.map { pickle in
+                    .object([
+                        ("file", .string(file.path)),
+                        ("place", .string(pickle.place)),
+                        ("globals", .array(pickle.imports.map { site in
+                            .object([("name", .string(site.qualifiedName)), ("opcode", .string(site.opcode)), ("offset", .int(site.offset)),
+                                     ("allowed", .bool(site.allowed))])
+                        })),
+                        ("opcode_classes", .array(pickle.categories.map { .string($0) })),
+                        ("unsupported_opcodes", .object(pickle.unsupportedOpcodes.map { ($0.name, .int($0.count)) })),
+                        ("error", pickle.error.map { .string("\($0)") } ?? .null),
+                    ])
+                }
+            })),
+            ("globals", .array(globals.map { global in
+                .object([("file", .string(global.file)), ("module", .string(global.module)), ("name", .string(global.name)),
+                         ("allowed", .bool(global.allowed))])
+            })),
+            ("findings", .array(findings.map { .string($0.message) })),
+            ("finding_details", .array(findings.map { .object([("code", .string($0.code)), ("file", .string($0.file))]) })),
+            ("errors", .array(failures.map { .string($0.description) })),
         ])
     }
+}
 
-    /// The human report.
-    public var table: String {
-        var lines = ["\(path): \(kind)"]
-        for section in pickles {
-            lines.append("  \(section.place): opcode classes \(section.categories.joined(separator: ", "))")
-            var seen = Set<String>()
-            for site in section.imports where seen.insert(site.name).inserted {
-                lines.append("    \(site.allowed ? "allowed " : "REFUSED ") \(site.name)")
+/// One file looked at by a scan.
+public struct ScannedFile {
+    /// What its content is.
+    public enum Content: Sendable, Equatable {
+        /// A safetensors file: no pickle.
+        case safetensors
+        /// A `torch.save` zip archive.
+        case pytorchZip
+        /// A TorchScript archive (code, constants).
+        case torchScript
+        /// The legacy torch stream of pickles.
+        case pytorchLegacy
+        /// A pickle on its own (a renamed `.pkl`).
+        case barePickle
+        /// A NumPy `.npy` array (a pickle inside when its dtype is object).
+        case numpyArray
+        /// A NumPy `.npz` archive of arrays.
+        case numpyArchive
+        /// Not read: a link out of the folder.
+        case notRead
+        /// Not a pickle-bearing file (`looksLike` says what it is); nothing to scan.
+        case other(looksLike: String)
+
+        /// The name used in JSON and tables.
+        public var name: String {
+            switch self {
+            case .safetensors: return "safetensors"
+            case .pytorchZip: return "pytorch-zip"
+            case .torchScript: return "torchscript"
+            case .pytorchLegacy: return "pytorch-legacy"
+            case .barePickle: return "bare-pickle"
+            case .numpyArray: return "numpy-npy"
+            case .numpyArchive: return "numpy-npz"
+            case .notRead: return "not-read"
+            case .other: return "other"
             }
         }
-        lines += findings.map { "finding: \($0)" }
-        lines.append(isClean ? "clean" : "\(findings.count) finding(s)")
-        return lines.joined(separator: "\n")
     }
+
+    /// The file: relative to the folder for a folder's files, else the path as given.
+    public let path: String
+    /// What it holds.
+    public let content: Content
+    /// The pickles found in it.
+    public let pickles: [ScannedPickle]
+}
+
+/// One pickle in a scanned file.
+public struct ScannedPickle {
+    /// Where it is: `archive/data.pkl`, `legacy pickle 4 at byte 1234`, `pickle`.
+    public let place: String
+    /// Imports (`GLOBAL`, `INST`, `STACK_GLOBAL`) in order.
+    public let imports: [ScannedImport]
+    /// Opcodes outside the weights-only set, with counts.
+    public let unsupportedOpcodes: [(name: String, count: Int)]
+    /// Extension-registry codes (`EXT1/2/4`): callables looked up by number.
+    public let extensionCodes: [(code: Int64, offset: Int)]
+    /// The opcode categories used, sorted.
+    public let categories: [String]
+    /// Where the instruction stream broke off, if it did.
+    public let error: PickleError?
+    /// The offset after its STOP (where a following pickle starts).
+    let end: Int?
+}
+
+/// One import site of a pickle, with its verdict.
+public struct ScannedImport: Sendable, Equatable {
+    /// The module after the Python-2 mapping, or `nil` when built at run time (`STACK_GLOBAL`
+    /// over values that are not string constants).
+    public let module: String?
+    /// The name, or `nil` as for ``module``.
+    public let name: String?
+    /// `GLOBAL`, `INST` or `STACK_GLOBAL`.
+    public let opcode: String
+    /// The opcode's byte offset in its pickle.
+    public let offset: Int
+    /// Whether torch's weights-only loader accepts it.
+    public let allowed: Bool
+
+    /// `module.name`, or `?` when not known.
+    public var qualifiedName: String {
+        guard let module, let name else { return "?" }
+        return module + "." + name
+    }
+}
+
+/// An import with the file and pickle it is in.
+public struct ScannedGlobal: Sendable, Equatable {
+    /// The file.
+    public let file: String
+    /// The pickle in it.
+    public let pickle: String
+    /// The import.
+    public let site: ScannedImport
+
+    /// The module, or `?` when the pickle builds it at run time.
+    public var module: String { site.module ?? "?" }
+    /// The name, or `?` when the pickle builds it at run time.
+    public var name: String { site.name ?? "?" }
+    /// Whether it is allowed.
+    public var allowed: Bool { site.allowed }
 }

@@ -1,38 +1,67 @@
+import ExactText
 import ModelFormats
 import PickleVM
 
-extension TorchFile: InspectionDetailsProviding {
-    /// Globals with their verdicts, the plain values beside the tensors, and storage use.
-    var inspectionSections: [InspectionSection] {
-        var sections: [InspectionSection] = []
-        var seen = Set<String>()
-        var globalRows: [(String, String, Bool)] = []
-        for use in globals where seen.insert(use.global.qualifiedName).inserted {
-            globalRows.append((use.global.module, use.global.name, use.verdict == .allow))
+/// What `inspect` adds for a pickle format: the globals the pickle names with their verdicts, the
+/// plain values beside the tensors, how the storages are used, and a checkpoint's summary.
+public struct TorchDetails {
+    /// A global the pickle names (after the Python-2 name mapping), once each, in order of appearance.
+    public struct Global: Sendable, Equatable {
+        /// The module (`torch._utils`).
+        public let module: String
+        /// The name inside it (`_rebuild_tensor_v2`).
+        public let name: String
+        /// Whether it is in the weights-only allowlist (`false`: kept as an inert record).
+        public let allowed: Bool
+    }
+
+    /// A scalar or other non-tensor leaf of the object tree.
+    public struct PlainValue: Sendable, Equatable {
+        /// Its dotted path (`epoch`, `hyper_parameters.lr`), or `(top level)`.
+        public let path: String
+        /// A short rendering of the value (`3`, `'adam'`, `list of 4`).
+        public let summary: String
+    }
+
+    /// The globals, once each.
+    public let globals: [Global]
+    /// Plain values, depth first, at most ``plainValueLimit``.
+    public let plainValues: [PlainValue]
+    /// Storages the pickle references.
+    public let storageCount: Int
+    /// Their bytes (views of a legacy storage not counted twice).
+    public let storageBytes: Int
+    /// Bytes saved in storages that no tensor uses (views that saved their whole storage).
+    public let unreferencedStorageBytes: Int
+    /// The checkpoint summary, when the file is a training checkpoint.
+    public let checkpoint: CheckpointSummary?
+
+    /// The most plain values listed.
+    public static let plainValueLimit = 200
+
+    init(_ file: TorchFile) {
+        var seen = Set<ExactString>()  // by bytes: two spellings of one name are two globals
+        var globals: [Global] = []
+        for use in file.globals where seen.insert(ExactString(use.global.qualifiedName)).inserted {
+            globals.append(Global(module: use.global.module, name: use.global.name, allowed: use.verdict == .allow))
         }
-        sections.append(InspectionSection(
-            key: "globals", title: "globals",
-            json: .array(globalRows.map { .object([("module", .string($0.0)), ("name", .string($0.1)), ("allowed", .bool($0.2))]) }),
-            lines: globalRows.map { "\($0.2 ? "allowed" : "kept inert (not allowed)")  \($0.0).\($0.1)" }))
+        self.globals = globals
+        plainValues = TorchInspection.plainValues(file.root, limit: TorchDetails.plainValueLimit).map(PlainValue.init)
+        storageCount = file.storages.count
+        storageBytes = file.storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
+        unreferencedStorageBytes = file.unreferencedStorageBytes
+        checkpoint = CheckpointSummary(file)
+    }
 
-        let values = TorchInspection.plainValues(root, limit: 200)
-        sections.append(InspectionSection(
-            key: "values", title: "values besides tensors",
-            json: .array(values.map { .object([("path", .string($0.path)), ("value", .string($0.summary))]) }),
-            lines: Formatting.table(values.map { [$0.path, $0.summary] }).split(separator: "\n").map(String.init)))
-
-        if let summary = CheckpointSummary(self) {
-            sections.insert(InspectionSection(key: "checkpoint", title: "checkpoint", json: summary.json, lines: summary.lines), at: 0)
-        }
-
-        let totalStorage = storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
-        let unreferenced = unreferencedStorageBytes
-        sections.append(InspectionSection(
-            key: "storages", title: "storages",
-            json: .object([("count", .int(storages.count)), ("nbytes", .int(totalStorage)), ("unreferenced_nbytes", .int(unreferenced))]),
-            lines: ["\(storages.count) storages, \(Formatting.bytes(totalStorage))"
-                    + (unreferenced > 0 ? "; \(Formatting.bytes(unreferenced)) saved but used by no tensor (views that saved their whole storage)" : "")]))
-        return sections
+    /// The members this adds to the `modelfile.inspect/1` document.
+    var jsonMembers: [(String, JSONValue)] {
+        var members: [(String, JSONValue)] = []
+        if let checkpoint { members.append(("checkpoint", checkpoint.json)) }
+        members.append(("globals", .array(globals.map { .object([("module", .string($0.module)), ("name", .string($0.name)), ("allowed", .bool($0.allowed))]) })))
+        members.append(("values", .array(plainValues.map { .object([("path", .string($0.path)), ("value", .string($0.summary))]) })))
+        members.append(("storages", .object([("count", .int(storageCount)), ("nbytes", .int(storageBytes)),
+                                             ("unreferenced_nbytes", .int(unreferencedStorageBytes))])))
+        return members
     }
 }
 

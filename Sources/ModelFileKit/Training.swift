@@ -17,8 +17,11 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
 /// binary cross-entropy, SGD with learning rate 0.01, batches of 32, shuffled, 100 epochs, on the
 /// bundled diabetes data.
 public struct TrainingConfiguration: Sendable {
-    /// The CSV file (header row); `nil` for the bundled diabetes data.
+    /// The CSV file (header row); when `nil`, ``dataText`` is used.
     public var dataPath: String?
+    /// CSV text (header row) to train on when ``dataPath`` is `nil` (the command passes its bundled
+    /// diabetes data here).
+    public var dataText: String?
     /// The target column; `nil` for the last column.
     public var target: String?
     /// Layer sizes, input first; `nil` for 8,6,4,2,1 with the input size taken from the data.
@@ -114,6 +117,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case targetsNotClassIndices(column: String, classes: Int, found: Float)
     case unsupportedOptimizer(String)
     case unknownOutputFormat(String)
+    /// Neither a CSV path nor CSV text was given.
+    case noData
 
     public var description: String {
         switch self {
@@ -124,12 +129,22 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "target column \"\(column)\" holds \(found); cross-entropy with \(classes) outputs needs class indices 0 to \(classes - 1)"
         case .unsupportedOptimizer(let kind): return "the checkpoint's optimizer is \(kind); train resumes SGD, Adam and AdamW"
         case .unknownOutputFormat(let path): return "\(path): cannot tell the format from the extension; use .safetensors, .pth or .ckpt"
+        case .noData: return "no data: give a CSV file"
         }
     }
 }
 
 /// `modelfile train`.
 public enum Training {
+    /// The CSV table read from `path`, else parsed from `text`.
+    ///
+    /// - Throws: `ModelFileError` naming the file, `CSVError`, or `TrainingError.noData` when both are `nil`.
+    static func table(path: String?, text: String?) throws -> CSVTable {
+        if let path { return try attributing(to: path) { try CSVTable(contentsOfFile: path) } }
+        guard let text else { throw TrainingError.noData }
+        return try CSVTable(text: text)
+    }
+
     /// Trains a feed-forward network as `configuration` says, calling `onEpoch` after each epoch.
     ///
     /// - Throws: `ModelFileError` (unreadable data or weights), `TrainingError`, `CSVError`, `NNError`.
@@ -139,7 +154,7 @@ public enum Training {
               c.validationSplit >= 0, c.validationSplit < 1 else {
             throw TrainingError.invalidSetting("batch size, epochs, learning rate, momentum, weight decay must be non-negative and the validation split in [0, 1)")
         }
-        let table = try c.dataPath.map { path in try attributing(to: path) { try CSVTable(contentsOfFile: path) } } ?? CSVTable(text: BundledData.diabetesCSV)
+        let table = try table(path: c.dataPath, text: c.dataText)
         let resumed = try c.resumePath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
         let initial = try c.initPath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
         var warnings: [ModelFileWarning] = []

@@ -35,7 +35,8 @@ public struct Verification {
     /// Verifies `path`. A file that cannot be parsed is reported as a finding that explains it,
     /// rather than thrown.
     ///
-    /// - Throws: `ModelFileError` only when the path cannot be read at all (missing, unreadable).
+    /// - Throws: `ModelFileError` when the path cannot be read at all (missing, unreadable) or is
+    ///   not a model file (`UnrecognizedFormatError`: a wheel, an ONNX model, a JSON or HTML file, …).
     public static func verify(path: String, options: ReadOptions = ReadOptions()) throws -> Verification {
         let source: TensorSource
         var options = options
@@ -43,6 +44,12 @@ public struct Verification {
         do {
             source = try ModelFile.open(path, options: options)
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
+            throw ModelFileError(path: path, underlying: error)
+        } catch let error as UnrecognizedFormatError {
+            // Not a model file at all (a wheel, an HTML page, …): refused, as by every command.
+            throw ModelFileError(path: path, underlying: error)
+        } catch let error where Verification.leavesFolder(error) {
+            // A shard or weights file that links out of the folder is refused, not verified.
             throw ModelFileError(path: path, underlying: error)
         } catch {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
@@ -74,6 +81,13 @@ public struct Verification {
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+    }
+
+    /// Whether `error` (or the shard error it is) is a link out of a model folder.
+    static func leavesFolder(_ error: Error) -> Bool {
+        if error is FolderEscapeError { return true }
+        if let shard = error as? ShardReadError { return shard.underlying is FolderEscapeError }
+        return false
     }
 
     /// A reading error, with what it probably means for a downloaded file.
@@ -115,18 +129,5 @@ public struct Verification {
             ("findings", .array(findings.map { .string($0) })),
             ("warnings", .array(warnings.map { .string($0.message) })),
         ])
-    }
-
-    /// The human report.
-    public var table: String {
-        var lines = ["\(path): \(format?.rawValue ?? "unreadable"), \(tensors.count) tensors read"]
-        let nonFinite = tensors.filter { $0.nonFinite > 0 }
-        if !nonFinite.isEmpty {
-            lines.append(Formatting.table([["NAME", "DTYPE", "NON-FINITE"]] + nonFinite.map { [$0.name, $0.dtype.rawValue, String($0.nonFinite)] }))
-        }
-        lines += findings.map { "finding: \($0)" }
-        lines += warnings.map { "warning: \($0)" }
-        lines.append(isClean ? "clean" : "\(findings.count) finding(s)")
-        return lines.joined(separator: "\n")
     }
 }

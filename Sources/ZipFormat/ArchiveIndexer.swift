@@ -11,6 +11,8 @@ struct ArchiveIndex {
     var indexByName: [ExactString: Int]
     var centralDirectoryOffset: Int
     var hasZip64EndRecord: Bool
+    var endRecordOffset: Int
+    var zip64EndRecordOffset: Int?
 }
 
 /// Where the central directory is, from the end records.
@@ -19,6 +21,7 @@ struct CentralDirectoryLocation {
     var offset: Int
     var byteCount: Int
     var hasZip64EndRecord: Bool
+    var zip64EndRecordOffset: Int?
 }
 
 /// Builds an ``ArchiveIndex`` from archive bytes: end records, central directory, local headers,
@@ -26,6 +29,8 @@ struct CentralDirectoryLocation {
 struct ArchiveIndexer {
     let bytes: UnsafeRawBufferPointer
     let limits: ZipReadLimits
+    /// Accept bytes before the first local header (a scanner reports them instead).
+    var allowsLeadingData = false
 
     private var fileSize: Int { bytes.count }
 
@@ -36,7 +41,8 @@ struct ArchiveIndexer {
         try checkLayout(entries, centralDirectoryOffset: directory.offset)
         return ArchiveIndex(
             entries: entries, indexByName: indexByName, centralDirectoryOffset: directory.offset,
-            hasZip64EndRecord: directory.hasZip64EndRecord)
+            hasZip64EndRecord: directory.hasZip64EndRecord, endRecordOffset: endRecordOffset,
+            zip64EndRecordOffset: directory.zip64EndRecordOffset)
     }
 
     // MARK: End records
@@ -164,7 +170,7 @@ struct ArchiveIndexer {
         // All three are now at most the file size, so they fit in Int.
         return CentralDirectoryLocation(
             entryCount: Int(entryCount), offset: Int(directoryOffset), byteCount: Int(directorySize),
-            hasZip64EndRecord: hasZip64)
+            hasZip64EndRecord: hasZip64, zip64EndRecordOffset: hasZip64 ? recordsStart : nil)
     }
 
     // MARK: Central directory and local headers
@@ -384,10 +390,10 @@ struct ArchiveIndexer {
     func checkLayout(_ entries: [ZipEntry], centralDirectoryOffset: Int) throws(ZipError) {
         let order = entries.indices.sorted { entries[$0].localHeaderOffset < entries[$1].localHeaderOffset }
         guard let first = order.first else {
-            guard centralDirectoryOffset == 0 else { throw .dataBeforeFirstEntry(firstOffset: centralDirectoryOffset) }
+            guard centralDirectoryOffset == 0 || allowsLeadingData else { throw .dataBeforeFirstEntry(firstOffset: centralDirectoryOffset) }
             return
         }
-        guard entries[first].localHeaderOffset == 0 else {
+        guard entries[first].localHeaderOffset == 0 || allowsLeadingData else {
             throw .dataBeforeFirstEntry(firstOffset: entries[first].localHeaderOffset)
         }
         for position in order.indices {

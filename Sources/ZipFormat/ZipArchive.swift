@@ -1,7 +1,7 @@
 // Reads the central directory the way PyTorchStreamReader does (pytorch/pytorch
 // caffe2/serialize/inline_container.cc: root folder from the first central directory entry, data
 // offset from each local header's own name and extra lengths), with the cross-checks of
-// docs/SECURITY.md rule 6 on top. Record layouts: PKWARE APPNOTE.TXT.
+// docs/security.md ("Zip") on top. Record layouts: PKWARE APPNOTE.TXT.
 
 import ExactText
 import BinaryIO
@@ -25,7 +25,7 @@ public struct ZipReadLimits: Sendable, Equatable {
 /// A zip archive read from bytes in memory (normally a ``MappedFile``), indexed from its central
 /// directory and checked against every local header, without touching entry data.
 ///
-/// Opening refuses everything in docs/SECURITY.md rule 6: an end record that is missing,
+/// Opening refuses everything docs/security.md ("Zip") lists: an end record that is missing,
 /// ambiguous or inconsistent; multi-disk archives; central directory or entries outside the file;
 /// duplicate, absolute, `..`, backslash or NUL names; encryption; methods other than stored and
 /// deflate; a local header that disagrees with its central directory header (signature, name,
@@ -63,6 +63,10 @@ public final class ZipArchive: @unchecked Sendable {
     public let centralDirectoryOffset: Int
     /// Whether the archive has zip64 end records (torch always writes them).
     public let hasZip64EndRecord: Bool
+    /// The offset of the end of central directory record (its comment runs to the end of the file).
+    public let endRecordOffset: Int
+    /// The offset of the zip64 end record, when there is one.
+    public let zip64EndRecordOffset: Int?
 
     private let indexByName: [ExactString: Int]
     private let inflatedTotal = Atomic<Int>(0)
@@ -72,22 +76,29 @@ public final class ZipArchive: @unchecked Sendable {
     /// Reads only the end records, the central directory and each local header; no entry data.
     ///
     /// - Throws: ``ZipError`` for anything malformed or refused (see the type's documentation).
-    public init(bytes: UnsafeRawBufferPointer, owner: AnyObject, limits: ZipReadLimits = ZipReadLimits()) throws(ZipError) {
+    /// With `allowingLeadingData`, bytes before the first local header are accepted instead of
+    /// refused (a scanner opens archives this way to report those bytes as a finding).
+    public init(bytes: UnsafeRawBufferPointer, owner: AnyObject, limits: ZipReadLimits = ZipReadLimits(),
+                allowingLeadingData: Bool = false) throws(ZipError) {
         self.bytes = bytes
         self.owner = owner
         self.limits = limits
-        let index = try ArchiveIndexer(bytes: bytes, limits: limits).index()
+        var indexer = ArchiveIndexer(bytes: bytes, limits: limits)
+        indexer.allowsLeadingData = allowingLeadingData
+        let index = try indexer.index()
         self.entries = index.entries
         self.indexByName = index.indexByName
         self.centralDirectoryOffset = index.centralDirectoryOffset
         self.hasZip64EndRecord = index.hasZip64EndRecord
+        self.endRecordOffset = index.endRecordOffset
+        self.zip64EndRecordOffset = index.zip64EndRecordOffset
     }
 
     /// Indexes the archive in a mapped file.
     ///
     /// - Throws: ``ZipError``.
-    public convenience init(file: MappedFile, limits: ZipReadLimits = ZipReadLimits()) throws(ZipError) {
-        try self.init(bytes: file.bytes, owner: file, limits: limits)
+    public convenience init(file: MappedFile, limits: ZipReadLimits = ZipReadLimits(), allowingLeadingData: Bool = false) throws(ZipError) {
+        try self.init(bytes: file.bytes, owner: file, limits: limits, allowingLeadingData: allowingLeadingData)
     }
 
     /// Copies `bytes` into memory this archive owns (64-byte aligned) and indexes them; for tests,

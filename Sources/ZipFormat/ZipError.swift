@@ -337,27 +337,8 @@ func hex<T: FixedWidthInteger & UnsignedInteger>(_ value: T) -> String {
     return "0x" + String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
 
-/// `name` in double quotes, with control characters, quotes and backslashes escaped so the
-/// message stays on one line.
+/// `name` in double quotes, exactly as the archive spells it. Text from the file is never
+/// escaped here: whoever shows a message on a terminal escapes it once (docs/security.md).
 func quoted(_ name: String) -> String {
-    var result = "\""
-    for scalar in name.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        case "\0": result += "\\0"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029
-            {
-                result += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
+    "\"" + name + "\""
 }

@@ -33,7 +33,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Overwrite existing output files.")
     var force = false
 
-    @Flag(name: .long, help: "No progress line.")
+    @Flag(name: .long, help: "Write nothing on stderr unless the command fails: no progress, warnings or 'wrote' lines.")
     var quiet = false
 
     @OptionGroup var reading: ReadingOptions
@@ -54,6 +54,7 @@ struct ConvertCommand: ParsableCommand {
     }()
 
     func validate() throws {
+        Terminal.isQuiet = quiet
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected IN OUT, or a spelling such as pth-to-safetensors followed by IN OUT")
         }
@@ -84,8 +85,8 @@ struct ConvertCommand: ParsableCommand {
             options.progress = progress.update
             let result = try Conversion.convert(input: input, output: outputPath, options: options)
             progress.finish()
-            for warning in result.warnings { Terminal.err("warning: \(warning)") }
-            Terminal.err("wrote \(result.tensorCount) tensors to \(result.outputs.joined(separator: ", "))")
+            for warning in result.warnings { Terminal.warning(warning) }
+            Terminal.note("wrote \(result.tensorCount) tensors to \(result.outputs.joined(separator: ", "))")
             return 0
         }
     }

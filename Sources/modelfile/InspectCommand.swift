@@ -21,7 +21,8 @@ struct InspectCommand: ParsableCommand {
         try Terminal.run {
             let inspection = try Inspection.inspect(
                 path: path, filter: filter, options: reading.readOptions)
-            Terminal.out(output.json ? inspection.json.rendered() : inspection.table)
+            if output.json { Terminal.out(json: inspection.json) } else { Terminal.out(inspection.table) }
+            for warning in inspection.warnings { Terminal.warning(warning) }
             return 0
         }
     }
@@ -42,7 +43,8 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         try Terminal.run {
             let report = try Verification.verify(path: path, options: reading.readOptions)
-            Terminal.out(output.json ? report.json.rendered() : report.table)
+            if output.json { Terminal.out(json: report.json) } else { Terminal.out(report.table) }
+            for warning in report.warnings { Terminal.warning(warning) }
             return report.isClean ? 0 : 1
         }
     }
@@ -62,17 +64,25 @@ struct ScanCommand: ParsableCommand {
         try Terminal.run {
             var worst: Int32 = 0
             var documents: [JSONValue] = []
+            // Every path gets its own section (or document), also when it cannot be scanned.
             for path in paths {
                 do {
                     let report = try ScanReport.scan(path: path)
                     if output.json { documents.append(report.json) } else { Terminal.out(report.table) }
-                    if !report.isClean { worst = max(worst, 1) }
+                    for failure in report.failures { Terminal.error(ModelFileError(path: path, underlying: failure)) }
+                    worst = max(worst, report.failures.isEmpty ? (report.findings.isEmpty ? 0 : 1) : 2)
                 } catch {
-                    Terminal.err("modelfile: error: \(error)")
+                    if output.json {
+                        documents.append(.object([("schema", "modelfile.scan/1"), ("path", .string(path)), ("clean", false),
+                                                  ("error", .string("\(error)"))]))
+                    } else {
+                        Terminal.out("\(name: path): not scanned (see the error)")
+                    }
+                    Terminal.error(error)
                     worst = 2
                 }
             }
-            if output.json { Terminal.out((documents.count == 1 ? documents[0] : .array(documents)).rendered()) }
+            if output.json { Terminal.out(json: documents.count == 1 ? documents[0] : .array(documents)) }
             return worst
         }
     }
@@ -107,7 +117,7 @@ struct DiffCommand: ParsableCommand {
         try Terminal.run {
             let report = try DiffReport.diff(a, b, absoluteTolerance: atol, relativeTolerance: rtol,
                                              options: reading.readOptions)
-            Terminal.out(output.json ? report.json.rendered() : report.table)
+            if output.json { Terminal.out(json: report.json) } else { Terminal.out(report.table) }
             return report.isEqual ? 0 : 1
         }
     }

@@ -7,6 +7,13 @@ import TensorData
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document instead of a table.")
     var json = false
+
+    @Flag(name: .long, help: "Write nothing on stderr unless the command fails: no progress, warnings or 'wrote' lines.")
+    var quiet = false
+
+    func validate() throws {
+        Terminal.isQuiet = quiet
+    }
 }
 
 /// How files are read: unknown pickle globals and the budgets (`--limits`).

@@ -20,9 +20,13 @@ struct StripCommand: ParsableCommand {
     @Flag(name: .long, help: "Overwrite an existing output file.")
     var force = false
 
+    @Flag(name: .long, help: "Write nothing on stderr unless the command fails.")
+    var quiet = false
+
     @OptionGroup var reading: ReadingOptions
 
     func validate() throws {
+        Terminal.isQuiet = quiet
         for part in keep where Strip.keepChoices[part] == nil {
             throw ValidationError("--keep \(part): expected one of \(Strip.keepChoices.keys.sorted().joined(separator: ", "))")
         }
@@ -32,8 +36,8 @@ struct StripCommand: ParsableCommand {
         try Terminal.run {
             let result = try Strip.strip(input: input, output: output, keep: Set(keep), overwrite: force,
                                          options: reading.readOptions)
-            let removed = result.removedKeys.isEmpty ? "nothing to remove" : "removed " + result.removedKeys.joined(separator: ", ")
-            Terminal.err("\(removed); \(result.inputBytes) → \(result.outputBytes) bytes")
+            let removed: Shown = result.removedKeys.isEmpty ? "nothing to remove" : "removed \(result.removedKeys.joined(separator: ", "))"
+            Terminal.note("\(removed); \(result.inputBytes) → \(result.outputBytes) bytes")
             return 0
         }
     }

@@ -1,24 +1,60 @@
 import ArgumentParser
+import BinaryIO
 import ModelFileKit
+import ModelFormats
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Output helpers: data to stdout, everything else to stderr.
+/// Output helpers: data to stdout, everything else to stderr. Human text arrives as `Shown`
+/// (escaped once, docs/security.md) and leaves with every line bounded; JSON arrives as a rendered
+/// document and leaves as it is.
 enum Terminal {
     /// Whether stderr is a terminal (progress is shown only there).
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
-    /// Writes `text` and a newline to stdout.
-    static func out(_ text: String) {
-        writeAll(1, text)
+    /// `--quiet`: warnings and notes are not written (errors always are). Set once, while the
+    /// command's options are validated, before any work starts.
+    nonisolated(unsafe) static var isQuiet = false
+
+    /// Writes `text` and a newline to stdout, no line longer than ``Display/maxLineLength``.
+    static func out(_ text: Shown) {
+        writeAll(1, Display.boundedLines(text.text))
         writeAll(1, "\n")
     }
 
-    /// Writes `text` and a newline to stderr.
-    static func err(_ text: String) {
-        writeAll(2, text + "\n")  // one write: a message is one line, whole
+    /// Writes a rendered JSON document and a newline to stdout.
+    static func out(json: JSONValue, pretty: Bool = true) {
+        writeAll(1, json.rendered(pretty: pretty))
+        writeAll(1, "\n")
+    }
+
+    /// Writes `text` and a newline to stderr, no line longer than ``Display/maxLineLength``.
+    static func err(_ text: Shown) {
+        writeAll(2, Display.boundedLines(text.text) + "\n")  // one write: a message is one line, whole
+    }
+
+    /// `modelfile: error: MESSAGE`, one line on stderr. A budget going over (recognised by the
+    /// error's type) says how to raise it.
+    static func error(_ error: Error) {
+        var line: Shown = "modelfile: error: \(error)"
+        if let limit = ExceededLimit.of(error) {
+            line = line + "; raise it with --limits \(limit.name)=VALUE if the file is trusted"
+        }
+        err(line)
+    }
+
+    /// `modelfile: warning: MESSAGE`, one line on stderr (not with `--quiet`).
+    static func warning(_ warning: ModelFileWarning) {
+        guard !isQuiet else { return }
+        err("modelfile: warning: \(warning.message)")
+    }
+
+    /// A line about what was done (`wrote …`) on stderr (not with `--quiet`).
+    static func note(_ text: Shown) {
+        guard !isQuiet else { return }
+        err(text)
     }
 
     /// Writes all of `text` (without copying a native string), retrying after signals.
@@ -45,9 +81,7 @@ enum Terminal {
         } catch let error as ValidationError {
             throw error
         } catch {
-            var message = "\(error)"
-            if message.contains("(limit max") { message += "; raise it with --limits NAME=VALUE if the file is trusted" }
-            err("modelfile: error: \(message)")
+            self.error(error)
             throw ExitCode(2)
         }
         if code != 0 { throw ExitCode(code) }
@@ -71,10 +105,15 @@ final class ProgressLine {
         lastDraw = elapsed
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(Int(rate)))/s  ETA \(Int(remaining.rounded())) s   "
+        // Both are finite and small here; clamp anyway so no conversion can trap.
+        func whole(_ value: Double) -> Int { value.isFinite ? Int(max(0, min(value.rounded(), 1e15))) : 0 }
+        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(whole(rate)))/s  ETA \(whole(remaining)) s   "
         drawn = true
         var copy = text
-        copy.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        copy.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return }
+            _ = write(2, base, buffer.count)
+        }
     }
 
     func finish() {

@@ -96,6 +96,7 @@ struct TrainCommand: ParsableCommand {
         try Terminal.run {
             var c = TrainingConfiguration()
             c.dataPath = data
+            c.dataText = data == nil ? BundledData.diabetesCSV : nil
             c.target = target
             c.layerSizes = layers.flatMap(parseLayers)
             c.activation = activation
@@ -119,17 +120,17 @@ struct TrainCommand: ParsableCommand {
             let total = epochs
             let result = try Training.run(c) { record in
                 guard !json else { return }
-                var line = "Epoch[\(record.epoch)/\(total)],loss:\(sixDecimals(record.loss))"
-                if let validation = record.validationLoss { line += ",val_loss:\(sixDecimals(validation))" }
+                var line: Shown = "Epoch[\(record.epoch)/\(total)],loss:\(sixDecimals(record.loss))"
+                if let validation = record.validationLoss { line = line + ",val_loss:\(sixDecimals(validation))" }
                 Terminal.out(line)
             }
-            for warning in result.warnings { Terminal.err("warning: \(warning)") }
+            for warning in result.warnings { Terminal.warning(warning) }
             if json {
-                Terminal.out(result.json.rendered())
+                Terminal.out(json: result.json)
             } else {
                 if let accuracy = result.accuracy { Terminal.out("accuracy: \(sixDecimals(accuracy)) (\(result.evaluatedOn))") }
                 if let mse = result.meanSquaredError { Terminal.out("mse: \(sixDecimals(mse)) (\(result.evaluatedOn))") }
-                for path in result.outputs { Terminal.err("wrote \(path)") }
+                for path in result.outputs { Terminal.note("wrote \(path)") }
             }
             return 0
         }
@@ -154,8 +155,9 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try Terminal.run {
-            let report = try PredictionReport.predict(modelPath: model, dataPath: data, activation: activation)
-            Terminal.out(output.json ? report.json.rendered(pretty: false) : report.text)
+            let report = try PredictionReport.predict(modelPath: model, dataPath: data,
+                                                      csvText: data == nil ? BundledData.diabetesCSV : nil, activation: activation)
+            if output.json { Terminal.out(json: report.json, pretty: false) } else { Terminal.out(report.text) }
             return 0
         }
     }
@@ -163,8 +165,9 @@ struct PredictCommand: ParsableCommand {
 
 /// `0.693147`: six decimals, as the reference example prints losses.
 func sixDecimals(_ value: Double) -> String {
-    guard value.isFinite else { return String(value) }
     let scaled = (value * 1_000_000).rounded()
+    // Beyond Int64 (or not finite) there are no six decimals to show; Swift's spelling says it.
+    guard scaled.isFinite, abs(scaled) < 9e18 else { return String(value) }
     let sign = scaled < 0 ? "-" : ""
     let magnitude = Int64(abs(scaled))
     let fraction = String(magnitude % 1_000_000)

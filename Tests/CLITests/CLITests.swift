@@ -19,6 +19,10 @@ enum CLIBinary {
 }
 
 func modelfile(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
+    try modelfile(arguments)
+}
+
+func modelfile(_ arguments: [String]) throws -> CLIResult {
     let process = Process()
     process.executableURL = CLIBinary.url
     process.arguments = arguments

@@ -62,4 +62,22 @@ struct ExactStringsCLITests {
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "modelfile: error: \(path): at byte 62: key \"\u{E9}\" appears twice in the header; the format forbids duplicate keys\n")
     }
+
+    @Test("a duplicate key holding a line break and a bidi override is one error line, escaped once")
+    func hostileDuplicateKey() throws {
+        let folder = try Fixture.temporaryFolder()
+        let path = folder.appendingPathComponent("hostile_duplicate.safetensors").path
+        // The key "t\n\u{202E}x", written with JSON escapes twice.
+        let key = Array(#"t\n\u202ex"#.utf8)
+        let bytes = ST.file(ST.object([ST.u8Entry(key: key, begin: 0, count: 1), ST.u8Entry(key: key, begin: 1, count: 1)]), data: [1, 2])
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let result = try modelfile("inspect", path)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "one line")
+        #expect(result.stderr.hasSuffix(#": key "t\n\u202ex" appears twice in the header; the format forbids duplicate keys"# + "\n"))
+        #expect(!result.stderr.contains(#"\\"#), "no escape is escaped again")
+        #expect(!result.stderr.unicodeScalars.contains("\u{202E}"))
+    }
 }

@@ -21,6 +21,10 @@ struct HostileCorpusTests {
         case refusedWhenRead
         /// Loading ignores the hidden part, as torch does; verify and scan report it.
         case inertButReported
+        /// Not a model file at all: every command refuses it (exit 2), verify and scan too.
+        case notAModelFile
+        /// Not a model file (a bare pickle): refused by every command, and scan flags its pickle.
+        case notAModelFileFlagged
     }
 
     /// Hostile files by name: code-execution payloads, geometry, resources, containers, truncations.
@@ -37,7 +41,7 @@ struct HostileCorpusTests {
             ("rce-ext.pth", TorchZip(pickle: P.pickle(P.ext1(1) + P.tuple([P.string("x")]) + P.reduce)).bytes, .refusedAndFlagged),
             ("rce-after-stop.pth", TorchZip(pickle: P.pickle(P.stateDict([("w", tensor)])) + P.pickle(touch), storages: [storage]).bytes, .inertButReported),
             ("rce-legacy.pt", Legacy.file(object: P.pickle(touch), keys: [], storages: []), .refusedAndFlagged),
-            ("bare-pickle.bin", P.pickle(touch), .refusedAndFlagged),
+            ("bare-pickle.bin", P.pickle(touch), .notAModelFileFlagged),
             ("geometry-past-storage.pth", TorchZip(pickle: P.pickle(P.stateDict([("w", P.rebuildV2(P.storage(numel: 4), offset: 2, size: [4], stride: [1]))])), storages: [storage]).bytes, .refused),
             ("geometry-zero-stride-2^40.pth", TorchZip(pickle: P.pickle(P.stateDict([("w", P.rebuildV2(P.storage(numel: 1), size: [1 << 40], stride: [0]))])), storages: [float32Bytes([1])]).bytes, .refusedWhenRead),
             ("geometry-negative-stride.pth", TorchZip(pickle: P.pickle(P.stateDict([("w", P.rebuildV2(P.storage(numel: 4), size: [2], stride: [-1]))])), storages: [storage]).bytes, .refused),
@@ -63,8 +67,8 @@ struct HostileCorpusTests {
         crc.records[2].crc = 0xDEAD_BEEF
         items.append(("zip-bad-crc.pth", crc.bytes, .refusedWhenRead))
         // Disguises and truncations of real files.
-        items.append(("lfs-pointer.bin", Array("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 42\n".utf8), .refused))
-        items.append(("html.safetensors", Array("<!DOCTYPE html><html>Not found</html>".utf8), .refused))
+        items.append(("lfs-pointer.bin", Array("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 42\n".utf8), .notAModelFile))
+        items.append(("html.safetensors", Array("<!DOCTYPE html><html>Not found</html>".utf8), .notAModelFile))
         for name in ["torch/state_dict.pth", "torch/views_legacy.pt", "safetensors/dtypes.safetensors", "lightning/adam_steplr.ckpt"] {
             let whole = try Fixture.bytes(name)
             for fraction in [3, 2] {
@@ -108,6 +112,9 @@ struct HostileCorpusTests {
                             (["inspect", "--allow-unknown-objects", path], nil)]
             case .inertButReported:
                 expected = [(["inspect", path], 0), (["verify", path], 1), (["scan", path], 1), (["inspect", "--allow-unknown-objects", path], 0)]
+            case .notAModelFile, .notAModelFileFlagged:
+                expected = [(["inspect", path], 2), (["verify", path], 2), (["convert", path, output], 2),
+                            (["scan", path], expectation == .notAModelFileFlagged ? 1 : 2), (["inspect", "--allow-unknown-objects", path], 2)]
             }
             for (arguments, status) in expected {
                 let result = try capped(arguments)

@@ -87,6 +87,7 @@ struct CheckpointWorkflowTests {
         guard case .array(let schedulers)? = summary["lr_schedulers"] else { Issue.record("no schedulers"); return }
         #expect(schedulers.first?["kind"] == "StepLR")
         #expect(summary["bytes"]?["weights"] == .int(4 * (48 + 6 + 24 + 4 + 8 + 2 + 2 + 1)))
-        #expect(inspection.table.contains("optimizer 0: Adam, lr 0.0025 (initial 0.01)"))
+        let optimizer = try #require(inspection.torch?.checkpoint?.optimizers.first)
+        #expect(optimizer.kind == "Adam" && optimizer.number("lr") == 0.0025 && optimizer.number("initial_lr") == 0.01)
     }
 }

@@ -6,28 +6,37 @@ import TensorNN
 import Testing
 import TestSupport
 
+extension TrainingConfiguration {
+    /// The repository's copy of the diabetes data (the command embeds the same text).
+    static let diabetesPath = Fixture.packageRoot.appendingPathComponent("data/diabetes.csv").path
+
+    /// The defaults, on the diabetes data.
+    static var diabetes: TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.dataPath = diabetesPath
+        return c
+    }
+}
+
 @Suite("train and predict")
 struct TrainingTests {
     func temporary() throws -> URL { try Fixture.temporaryFolder() }
 
-    @Test("the bundled data is data/diabetes.csv")
-    func bundledData() throws {
-        let file = try String(contentsOf: Fixture.packageRoot.appendingPathComponent("data/diabetes.csv"), encoding: .utf8)
-        #expect(BundledData.diabetesCSV == file.trimmingCharacters(in: .newlines))
-        let table = try CSVTable(text: BundledData.diabetesCSV)
-        #expect(table.rows.count == 768 && table.columnNames.last == "diabetes")
+    @Test("training without a CSV path or CSV text is an error")
+    func noData() {
+        #expect(throws: TrainingError.noData) { try Training.run(TrainingConfiguration()) }
     }
 
     @Test("the reference run: 100 epochs of falling loss, reproducible, about the majority-class accuracy")
     func referenceRun() throws {
         var lines: [String] = []
-        let result = try Training.run(TrainingConfiguration()) { lines.append("\($0.epoch):\($0.loss)") }
+        let result = try Training.run(TrainingConfiguration.diabetes) { lines.append("\($0.epoch):\($0.loss)") }
         #expect(result.epochs.count == 100 && lines.count == 100)
         #expect(result.description.layerSizes == [8, 6, 4, 2, 1])
         #expect(result.epochs[0].loss > result.epochs[99].loss)
         #expect(result.globalStep == 100 * 24, "768 rows in batches of 32")
         #expect(try #require(result.accuracy) >= 0.6)
-        let again = try Training.run(TrainingConfiguration())
+        let again = try Training.run(TrainingConfiguration.diabetes)
         #expect(again.epochs.map(\.loss) == result.epochs.map(\.loss), "same seed, same run")
     }
 
@@ -35,7 +44,7 @@ struct TrainingTests {
     func saveAndPredict() throws {
         let folder = try temporary()
         defer { try? FileManager.default.removeItem(at: folder) }
-        var c = TrainingConfiguration()
+        var c = TrainingConfiguration.diabetes
         c.optimizer = .adam
         c.standardize = true
         c.epochs = 30
@@ -48,7 +57,7 @@ struct TrainingTests {
             _ = try Training.run(c)
         }
         for name in ["net.safetensors", "net.pth", "net.ckpt"] {
-            let report = try PredictionReport.predict(modelPath: folder.appendingPathComponent(name).path, dataPath: nil)
+            let report = try PredictionReport.predict(modelPath: folder.appendingPathComponent(name).path, dataPath: TrainingConfiguration.diabetesPath)
             #expect(report.predictions.count == 768)
             #expect(report.accuracy == accuracy, "\(name)")
             #expect(report.description.standardization != nil, "\(name) carries the standardisation")
@@ -67,7 +76,7 @@ struct TrainingTests {
     func resumeIsExact() throws {
         let folder = try temporary()
         defer { try? FileManager.default.removeItem(at: folder) }
-        var c = TrainingConfiguration()
+        var c = TrainingConfiguration.diabetes
         c.optimizer = .adam
         c.epochs = 6
         c.outputPath = folder.appendingPathComponent("straight.safetensors").path
@@ -75,7 +84,7 @@ struct TrainingTests {
         c.epochs = 3
         c.outputPath = folder.appendingPathComponent("half.ckpt").path
         _ = try Training.run(c)
-        var resume = TrainingConfiguration()
+        var resume = TrainingConfiguration.diabetes
         resume.resumePath = c.outputPath
         resume.epochs = 6
         resume.outputPath = folder.appendingPathComponent("resumed.safetensors").path
@@ -90,7 +99,7 @@ struct TrainingTests {
     func resumeLightning() throws {
         let folder = try temporary()
         defer { try? FileManager.default.removeItem(at: folder) }
-        var c = TrainingConfiguration()
+        var c = TrainingConfiguration.diabetes
         c.resumePath = Fixture.path("lightning/adam_steplr.ckpt")
         c.epochs = 3
         c.standardize = true
@@ -123,7 +132,7 @@ struct TrainingTests {
         }
         let regression = folder.appendingPathComponent("reg.csv")
         try rows.joined(separator: "\n").write(to: regression, atomically: true, encoding: .utf8)
-        var c = TrainingConfiguration()
+        var c = TrainingConfiguration.diabetes
         c.dataPath = regression.path
         c.layerSizes = [2, 8, 1]
         c.activation = .tanh
@@ -138,7 +147,7 @@ struct TrainingTests {
         for i in 0..<120 { rows.append("\(Double(i % 3) + Double.random(in: -0.2...0.2, using: &random)),\(i % 3)") }
         let classes = folder.appendingPathComponent("cls.csv")
         try rows.joined(separator: "\n").write(to: classes, atomically: true, encoding: .utf8)
-        c = TrainingConfiguration()
+        c = TrainingConfiguration.diabetes
         c.dataPath = classes.path
         c.layerSizes = [1, 16, 3]
         c.activation = .relu
@@ -153,10 +162,10 @@ struct TrainingTests {
 
     @Test("requests that cannot work are refused before training")
     func refusals() throws {
-        var c = TrainingConfiguration()
+        var c = TrainingConfiguration.diabetes
         c.layerSizes = [5, 1]
         #expect(throws: TrainingError.layersDoNotFitData(layers: [5, 1], features: 8)) { try Training.run(c) }
-        c = TrainingConfiguration()
+        c = TrainingConfiguration.diabetes
         c.epochs = 1
         c.outputPath = "/tmp/model.onnx"
         #expect(throws: ModelFileError.self) { try Training.run(c) }

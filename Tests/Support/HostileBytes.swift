@@ -4,7 +4,7 @@ import Foundation
 // any field, a raw-deflate encoder for long runs, and the legacy stream. Everything is built from
 // bytes here (no PickleVM, no ZipFormat), so each test shows its attack and the code under test
 // is never used to make its own input. Layouts: pickletools (opcode bytes), PKWARE APPNOTE.TXT
-// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), FORMATS.md §2–3 (torch records).
+// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), docs/security.md ("Zip", "Legacy files": torch records).
 
 // MARK: - Pickle
 
@@ -211,6 +211,12 @@ public struct TorchZip {
     public var records: [Record]
     /// Pad each local header so its data starts on a 64-byte boundary, as torch does.
     public var alignsData = true
+    /// Bytes before the first local header (offsets stay absolute, so the archive still indexes).
+    public var leadingBytes: [UInt8] = []
+    /// Bytes inserted after a record's data, before the next header, by record index.
+    public var bytesAfter: [Int: [UInt8]] = [:]
+    /// The end record's comment (bytes after the central directory).
+    public var comment: [UInt8] = []
 
     public init(records: [Record]) { self.records = records }
 
@@ -230,9 +236,9 @@ public struct TorchZip {
     public var bytes: [UInt8] { layout().bytes }
 
     public func layout() -> Layout {
-        var out: [UInt8] = []
+        var out: [UInt8] = leadingBytes
         var localOffsets: [Int] = [], dataOffsets: [Int] = []
-        for record in records {
+        for (recordIndex, record) in records.enumerated() {
             localOffsets.append(out.count)
             let localName = Array((record.localName ?? record.name).utf8)
             let payload = record.deflated ?? record.data
@@ -247,6 +253,7 @@ public struct TorchZip {
             out += P.le(UInt16(localName.count)) + P.le(UInt16(extra.count)) + localName + extra
             dataOffsets.append(out.count)
             out += payload
+            out += bytesAfter[recordIndex] ?? []
         }
         let directoryOffset = out.count
         var centralOffsets: [Int] = []
@@ -263,7 +270,7 @@ public struct TorchZip {
         }
         let directorySize = out.count - directoryOffset
         out += P.le(UInt32(0x0605_4B50)) + P.le(UInt16(0)) + P.le(UInt16(0)) + P.le(UInt16(records.count)) + P.le(UInt16(records.count))
-        out += P.le(UInt32(directorySize)) + P.le(UInt32(directoryOffset)) + P.le(UInt16(0))
+        out += P.le(UInt32(directorySize)) + P.le(UInt32(directoryOffset)) + P.le(UInt16(comment.count)) + comment
         return Layout(bytes: out, localOffsets: localOffsets, centralOffsets: centralOffsets, dataOffsets: dataOffsets)
     }
 }
@@ -363,7 +370,7 @@ public enum Deflate {
 // MARK: - Legacy stream
 
 /// The legacy (pre-1.6) `torch.save` stream: five pickles, then each storage as an int64
-/// element count and its bytes (FORMATS.md §3.1).
+/// element count and its bytes (docs/security.md, "Legacy files").
 public enum Legacy {
     /// The magic-number pickle: LONG1 0x1950A86A20F9469CFC6C.
     public static let magic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
@@ -401,4 +408,54 @@ public func writeTemporaryFile(_ bytes: [UInt8], name: String = "hostile.pth") t
     let url = try Fixture.temporaryFolder().appendingPathComponent(name)
     try Data(bytes).write(to: url)
     return url.path
+}
+
+// MARK: - Safetensors
+
+/// A safetensors file built from its parts, names and metadata written with JSON escapes so any
+/// text (control characters, bidirectional overrides) can be put in a header.
+public enum SafetensorsBytes {
+    /// One tensor: name, dtype spelling, shape, raw little-endian bytes.
+    public typealias Tensor = (name: String, dtype: String, shape: [Int], bytes: [UInt8])
+
+    /// The file: 8-byte header length, the JSON header (padded with spaces to 8 bytes), the data.
+    public static func file(_ tensors: [Tensor], metadata: [(String, String)]? = nil) -> [UInt8] {
+        var members: [String] = []
+        if let metadata {
+            members.append(json("__metadata__") + ":{" + metadata.map { json($0.0) + ":" + json($0.1) }.joined(separator: ",") + "}")
+        }
+        var offset = 0
+        var data: [UInt8] = []
+        for tensor in tensors {
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            members.append(json(tensor.name) + ":{\"dtype\":\"\(tensor.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.bytes.count)]}")
+            offset += tensor.bytes.count
+            data += tensor.bytes
+        }
+        var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        return P.le(UInt64(header.count)) + header + data
+    }
+
+    /// `text` as a JSON string: quote, backslash and control characters escaped, the rest as UTF-8.
+    public static func json(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+
+    /// Float32 values as little-endian bytes.
+    public static func floats(_ values: [Float]) -> [UInt8] { values.flatMap { P.le($0.bitPattern) } }
 }

@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     options.maxTreeNodes = 100_000
     if let inspection = try? Inspection.inspect(path: path, options: options) {
         blackHole(inspection.json.rendered())
-        blackHole(inspection.table)
+        blackHole(inspection.torch?.checkpoint?.optimizers.count)
     }
     if let source = try? ModelFile.open(path, options: options) {
         for index in source.entries.indices { blackHole(try? source.tensor(at: index)) }

@@ -1,7 +1,7 @@
 import BinaryIO
 
-// The content decides the format (SECURITY.md rule 13): magic bytes select the reader, never the
-// extension. Anything else is refused with a description of what it looks like.
+// The content decides the format (docs/security.md, "What a file is"): magic bytes select the
+// reader, never the extension. Anything else is refused with a description of what it looks like.
 
 /// What a path holds, judged from its first bytes.
 public enum DetectedKind: Equatable, Sendable {
@@ -21,6 +21,12 @@ public enum DetectedKind: Equatable, Sendable {
 public struct UnrecognizedFormatError: Error, Equatable, CustomStringConvertible {
     /// What the content looks like ("a Git LFS pointer", "an HTML page", …).
     public let looksLike: String
+
+    /// A refusal of content that looks like `looksLike`.
+    public init(looksLike: String) {
+        self.looksLike = looksLike
+    }
+
     public var description: String { "not a model file: \(looksLike)" }
 }
 
@@ -29,7 +35,7 @@ public enum FormatDetector {
     /// The legacy format's first pickle: protocol 2, LONG1 of the magic number 0x1950A86A20F9469CFC6C, STOP.
     static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
 
-    /// File names a Hugging Face folder is searched for, in transformers' order (FORMATS.md §5.1).
+    /// File names a Hugging Face folder is searched for, in transformers' order (docs/cli.md, "General rules").
     public static let folderWeightNames = [
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
     ]
@@ -72,13 +78,79 @@ public enum FormatDetector {
         }
         let text = String(decoding: head.prefix(256), as: UTF8.self)
         let trimmed = text.drop(while: { $0 == "\u{FEFF}" || $0.isWhitespace })
-        if trimmed.hasPrefix("{") {
+        if trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
             // A JSON document: the index of a sharded set, or something else (config.json…).
             // The whole file is needed to be sure; indexes are small.
-            if bytes.count <= 64 << 20, (try? SafetensorsIndex.parse(bytes)) != nil { return .shardIndex }
-            throw UnrecognizedFormatError(looksLike: "a JSON document without a weight_map (a config file, not weights)")
+            if trimmed.hasPrefix("{"), bytes.count <= 64 << 20, (try? SafetensorsIndex.parse(bytes)) != nil { return .shardIndex }
+            throw UnrecognizedFormatError(looksLike: "a JSON file without a weight_map (a config or tokenizer file, not weights)")
+        }
+        if isONNXModel(bytes) {
+            throw UnrecognizedFormatError(looksLike: "an ONNX model (a protobuf ModelProto with ir_version and graph), which modelfile does not read")
         }
         throw UnrecognizedFormatError(looksLike: describeUnknown(head: head, totalSize: bytes.count))
+    }
+
+    /// What a zip archive is when it is not a `torch.save` archive, or `nil` when it holds a
+    /// `data.pkl` (a torch archive, checked further when it is read).
+    public static func describeZip(entryNames names: [String]) -> String? {
+        if names.contains(where: { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }) { return nil }
+        if let record = names.first(where: { $0.split(separator: "/").first?.hasSuffix(".dist-info") == true }) {
+            let folder = record.split(separator: "/").first.map(String.init) ?? record
+            return "a Python wheel (a zip holding \(folder)/), not a model file"
+        }
+        if !names.isEmpty, names.allSatisfy({ $0.hasSuffix(".npy") }) {
+            // NumPy support will read these; until then they are named and refused here.
+            return "a NumPy .npz archive, which modelfile does not read yet"
+        }
+        let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+        return "a zip archive without data.pkl, not a torch.save archive (\(names.count) entries: \(listed))"
+    }
+
+    /// Whether `bytes` are an ONNX `ModelProto`: a protobuf message whose first field is
+    /// `ir_version` (field 1, a varint) and whose top-level fields are `ModelProto`'s, including
+    /// `graph` (field 7). Only field keys and lengths are read; nothing is decoded.
+    static func isONNXModel(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // ModelProto fields: ir_version 1, producer_name 2, producer_version 3, domain 4,
+        // model_version 5, doc_string 6, graph 7, opset_import 8, metadata_props 14,
+        // training_info 20, functions 25; all but 1 and 5 are length-delimited.
+        let varintFields: Set<UInt64> = [1, 5]
+        let lengthFields: Set<UInt64> = [2, 3, 4, 6, 7, 8, 14, 20, 25]
+        var offset = 0
+        var sawGraph = false
+        for fieldIndex in 0..<256 {
+            guard offset < bytes.count else { break }
+            guard let (key, afterKey) = readVarint(bytes, at: offset) else { return false }
+            let field = key >> 3, wire = key & 7
+            if fieldIndex == 0 && (field != 1 || wire != 0) { return false }
+            switch wire {
+            case 0 where varintFields.contains(field):
+                guard let (value, next) = readVarint(bytes, at: afterKey) else { return false }
+                if field == 1 && !(1...100).contains(value) { return false }
+                offset = next
+            case 2 where lengthFields.contains(field):
+                guard let (length, start) = readVarint(bytes, at: afterKey), length <= UInt64(bytes.count - start) else { return false }
+                offset = start + Int(length)
+                if field == 7 { sawGraph = true }
+            default:
+                return false
+            }
+            if sawGraph { return true }
+        }
+        return false
+    }
+
+    /// A protobuf varint at `offset`: its value and the offset after it.
+    private static func readVarint(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (UInt64, Int)? {
+        var value: UInt64 = 0
+        var position = offset
+        for shift in stride(from: 0, to: 64, by: 7) {
+            guard position < bytes.count else { return nil }
+            let byte = bytes[position]
+            position += 1
+            value |= UInt64(byte & 0x7F) << UInt64(shift)
+            if byte & 0x80 == 0 { return (value, position) }
+        }
+        return nil
     }
 
     /// A human description of unrecognised content.
@@ -92,7 +164,7 @@ public enum FormatDetector {
             let size = text.split(separator: "\n").first { $0.hasPrefix("size ") }.map { " of \($0.dropFirst(5)) bytes" } ?? ""
             return "a Git LFS pointer file; the real file\(size) was never downloaded (run `git lfs pull`)"
         }
-        if lowered.hasPrefix("<!doctype html") || lowered.hasPrefix("<html") || lowered.hasPrefix("<?xml") || lowered.hasPrefix("<head") {
+        if ["<!doctype html", "<html", "<?xml", "<head", "<body", "<!--"].contains(where: { lowered.hasPrefix($0) }) {
             return "an HTML page, probably an error or login page saved instead of the file"
         }
         if starts(with: Array("PYTORCH1".utf8)) { return "a preview-era PyTorch archive (magic PYTORCH1), which torch itself no longer reads" }
@@ -102,7 +174,8 @@ public enum FormatDetector {
         if starts(with: [0x1F, 0x8B]) { return "a gzip-compressed file; decompress it first" }
         if starts(with: Array("BZh".utf8)) { return "a bzip2-compressed file; decompress it first" }
         if starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return "an xz-compressed file; decompress it first" }
-        if starts(with: Array("GGUF".utf8)) { return "a GGUF file (llama.cpp), which modelfile does not read" }
+        // GGUF is named and refused here, in this one place, until a GGUF reader replaces it.
+        if starts(with: Array("GGUF".utf8)) { return "a GGUF file (llama.cpp), which modelfile does not read yet" }
         if starts(with: [0x93] + Array("NUMPY".utf8)) { return "a NumPy .npy array file" }
         if starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return "an HDF5 file (Keras .h5), which modelfile does not read" }
         if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) {

@@ -37,6 +37,8 @@ public enum ModelFile {
     public static func open(_ path: String, options: ReadOptions = ReadOptions()) throws -> TensorSource {
         switch try FormatDetector.detect(path: path) {
         case .directory(let weights):
+            // The weights file must be the folder's own, not a link out of it (docs/security.md, "Folders").
+            try FolderContainment(folder: path).check(weights)
             return try FolderSource(path: path, weights: try open(weights, options: options))
         default:
             return try openFile(path, options: options)
@@ -48,7 +50,7 @@ public enum ModelFile {
         case .safetensors: return try SafetensorsFile(path: path)
         case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
-        case .directory(let weights): return try FolderSource(path: path, weights: try open(weights, options: options))
+        case .directory: return try open(path, options: options)
         }
     }
 }

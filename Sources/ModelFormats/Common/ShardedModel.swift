@@ -3,6 +3,10 @@ import ExactText
 import JSONReader
 import TensorData
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // Sharded sets as Hugging Face writes them (docs/formats.md, "Sharded sets"): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
 // next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
@@ -131,13 +135,20 @@ public final class ShardedModel: TensorSource {
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var shards: [(String, TensorSource)] = []
         var problems: [ShardedSafetensorsError] = []
+        let containment = try FolderContainment(folder: folder)
         for name in index.shardNames {
             let shardPath = folder + "/" + name
             do {
+                var info = stat()
+                guard lstat(shardPath, &info) == 0 else { throw ShardedSafetensorsError.missingShard(name) }
+                // A shard that is a link out of the folder is refused (docs/security.md, "Folders").
+                try containment.check(shardPath)
                 if case .shardIndex = try FormatDetector.detect(path: shardPath) { throw ShardedSafetensorsError.invalidIndex("shard \(name) is itself an index") }
                 shards.append((name, try ModelFile.openFile(shardPath, options: options)))
             } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
                 throw ShardedSafetensorsError.missingShard(name)
+            } catch let error as ShardedSafetensorsError {
+                throw error
             } catch {
                 throw ShardReadError(shard: name, underlying: error)
             }

@@ -5,8 +5,9 @@ import TensorData
 /// A safetensors file that does not follow the format (docs/formats.md, "safetensors"), or a
 /// request the format cannot represent.
 ///
-/// Byte offsets are absolute positions in the file. Names and keys from the file are quoted and
-/// escaped (``Swift/String/quotedForMessage``). Messages read as one line:
+/// Byte offsets are absolute positions in the file. Names and keys from the file are quoted as
+/// they are read (``Swift/String/quotedForMessage``); the command escapes them when it shows them.
+/// Messages are one sentence:
 /// `at byte 8: header is not valid JSON: …`, `tensor "fc.weight" at byte 120: …`.
 public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     /// Fewer than 8 bytes: no room for the header length.

@@ -17,7 +17,15 @@ extension TorchFile {
             archive = try ZipArchive(file: file, limits: options.zipLimits)
             try archive.checkSingleRootFolder()
         } catch {
+            // A zip that is not a torch archive at all (a wheel, …) is named, not blamed on its layout.
+            if let zip = try? ZipArchive(file: file, limits: options.zipLimits),
+               let other = FormatDetector.describeZip(entryNames: zip.entries.map(\.name)) {
+                throw UnrecognizedFormatError(looksLike: other)
+            }
             throw TorchFormatError.zip(error)
+        }
+        if let other = FormatDetector.describeZip(entryNames: archive.entries.map(\.name)) {
+            throw UnrecognizedFormatError(looksLike: other)
         }
         guard let folder = archive.rootFolder else { throw TorchFormatError.missingRecord("data.pkl") }
         if archive.entry(named: "\(folder)/constants.pkl") != nil { throw TorchFormatError.torchScript }

@@ -55,11 +55,9 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
     /// The value cannot be written to a `.pth` (a dtype torch has no name for, …).
     case unwritable(path: String, reason: String)
 
-    /// One line: text from the file (names, keys, record contents) has its control characters
-    /// escaped, so it cannot start a second line that reads as the tool's own output.
-    public var description: String { TorchFormatError.oneLine(message) }
-
-    private var message: String {
+    /// The fault in words. Text from the file (names, keys, record contents) appears exactly as
+    /// the file has it; whoever shows it on a terminal escapes it once (docs/security.md).
+    public var description: String {
         switch self {
         case .pickle(let record, let error): return "\(record) \(error)"
         case .zip(let error): return "\(error)"
@@ -92,25 +90,5 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
         case .unsupportedObject(let path, let description): return "\(path): \(description)"
         case .unwritable(let path, let reason): return "\(path): \(reason)"
         }
-    }
-
-    /// `text` with line breaks and other control characters escaped (`\n`, `\u{1b}`).
-    static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var result = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where isControl(scalar): result += "\\u{\(String(scalar.value, radix: 16))}"
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }

@@ -4,9 +4,9 @@
 // works from any folder; a test checks that the two are the same.
 
 /// Bundled CSV data sets.
-public enum BundledData {
+enum BundledData {
     /// The diabetes data as CSV text: a header row, then one row per patient.
-    public static let diabetesCSV = """
+    static let diabetesCSV = """
 pregnant,glucose,pressure,triceps,insulin,mass,pedigree,age,diabetes
 6,148,72,35,0,33.6,0.627,50,1
 1,85,66,29,0,26.6,0.351,31,0

@@ -1,0 +1,179 @@
+import BinaryIO
+import ModelFormats
+import PickleVM
+import ZipFormat
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Scanning one file by its content: a torch zip archive, a legacy stream, a bare pickle, a
+// NumPy array (docs/security.md, "What scan covers").
+
+/// Scans one file by its content.
+enum FileScan {
+    /// The extensions of files that hold pickles (or may: `.bin` is also used for raw data).
+    static let pickleExtensions: Set<String> = ["bin", "pt", "pth", "ckpt", "pkl", "pickle", "npy", "npz"]
+
+    /// Scans the regular file at `path`, reported as `name`.
+    ///
+    /// - Parameter strict: refuse content that is not a model file (a wheel, an HTML page, …) by
+    ///   throwing; otherwise return it as ``ScannedFile/Content/other(looksLike:)``.
+    /// - Throws: `FileError`, `UnrecognizedFormatError` (when strict), `ZipError` for a zip that
+    ///   cannot be indexed.
+    static func scan(path: String, name: String, strict: Bool, findings: inout [ScanFinding]) throws -> ScannedFile {
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
+        if NumPyScan.isNumPyArray(bytes) {
+            return NumPyScan.scanArray(bytes, name: name, findings: &findings)
+        }
+        let kind: DetectedKind
+        do {
+            kind = try FormatDetector.detect(bytes: bytes)
+        } catch let error as UnrecognizedFormatError {
+            // A zip with bytes before its first header (a polyglot) is still a zip to readers
+            // that start from the end record: scan it and report the leading bytes.
+            if ZipScan.endsLikeZip(bytes), let scanned = try? ZipScan.scan(file, name: name, strict: strict, findings: &findings) {
+                return scanned
+            }
+            if let pickle = barePickle(bytes) {
+                findings.append(.barePickle(file: name))
+                findings += pickle.findings(file: name)
+                return ScannedFile(path: name, content: .barePickle, pickles: [pickle])
+            }
+            if strict { throw error }
+            return ScannedFile(path: name, content: .other(looksLike: error.looksLike), pickles: [])
+        }
+        let scanned: ScannedFile
+        switch kind {
+        case .safetensors:
+            return ScannedFile(path: name, content: .safetensors, pickles: [])
+        case .shardIndex, .directory:
+            // Indexes are followed by the folder scan, which scans the shards they name.
+            return ScannedFile(path: name, content: .other(looksLike: "a sharded set's index"), pickles: [])
+        case .zipArchive:
+            scanned = try ZipScan.scan(file, name: name, strict: strict, findings: &findings)
+        case .legacyTorch:
+            scanned = scanLegacy(bytes, name: name, findings: &findings)
+        }
+        if name.hasSuffix(".safetensors"), !scanned.pickles.isEmpty {
+            findings.append(.pickleNamedSafetensors(file: name, content: "a \(scanned.content.name) file"))
+        }
+        return scanned
+    }
+
+    /// A pickle at the start of `bytes` that runs to its STOP: one with a `PROTO` header, or a
+    /// protocol 0/1 pickle that parses completely (what torch's legacy path would unpickle).
+    static func barePickle(_ bytes: UnsafeRawBufferPointer) -> ScannedPickle? {
+        guard bytes.count >= 2 else { return nil }
+        let hasProto = bytes[0] == 0x80 && (2...5).contains(bytes[1])
+        let pickle = scanPickle(bytes, from: 0, place: "pickle")
+        guard hasProto || (pickle.error == nil && pickle.end != nil) else { return nil }
+        return pickle
+    }
+
+    static func scanLegacy(_ bytes: UnsafeRawBufferPointer, name: String, findings: inout [ScanFinding]) -> ScannedFile {
+        var pickles: [ScannedPickle] = []
+        var offset = 0
+        for number in 1...5 {
+            let pickle = scanPickle(bytes, from: offset, place: "legacy pickle \(number) at byte \(offset)")
+            pickles.append(pickle)
+            findings += pickle.findings(file: name)
+            guard pickle.error == nil, let end = pickle.end else { break }
+            offset = end
+        }
+        return ScannedFile(path: name, content: .pytorchLegacy, pickles: pickles)
+    }
+
+    static func scanPickle(_ bytes: UnsafeRawBufferPointer, from offset: Int, place: String) -> ScannedPickle {
+        let (report, error) = PickleScanner.scanPartially(bytes, from: offset)
+        let imports = report.imports.map { site -> ScannedImport in
+            let global = site.global
+            let allowed = global.map { TorchGlobals.meaning(module: $0.module, name: $0.name) != nil } ?? false
+            return ScannedImport(module: global?.module, name: global?.name, opcode: site.opcode.name, offset: site.offset,
+                                 allowed: allowed && site.opcode == .global)
+        }
+        let unsupported = report.unsupportedOpcodes.map { ($0.name, report.opcodeCounts[$0] ?? 0) }
+        return ScannedPickle(
+            place: place, imports: imports, unsupportedOpcodes: unsupported,
+            extensionCodes: report.extensionCodes.map { ($0.code, $0.offset) },
+            categories: report.categories.map(\.rawValue).sorted(), error: error,
+            end: error == nil ? report.stopOffset + 1 : nil)
+    }
+}
+
+extension ScannedPickle {
+    /// What this pickle contributes to the findings of `file`.
+    func findings(file: String) -> [ScanFinding] {
+        var result: [ScanFinding] = []
+        for site in imports where !site.allowed {
+            result.append(.globalOutsideAllowlist(file: file, pickle: place, offset: site.offset, opcode: site.opcode,
+                                                  global: site.module == nil ? nil : site.qualifiedName))
+        }
+        for (name, count) in unsupportedOpcodes {
+            result.append(.opcodeOutsideWeightsOnly(file: file, pickle: place, opcode: name, count: count))
+        }
+        for (code, offset) in extensionCodes {
+            result.append(.extensionCode(file: file, pickle: place, offset: offset, code: code))
+        }
+        if let error { result.append(.pickleBreaksOff(file: file, pickle: place, error: error)) }
+        return result
+    }
+}
+
+/// NumPy arrays: a `.npy` whose dtype is object holds a pickle after its header, which
+/// `numpy.load(allow_pickle=True)` would unpickle. The header is read only as far as the scan
+/// needs; the NumPy readers are where arrays are read.
+enum NumPyScan {
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+
+    static func isNumPyArray(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= magic.count && zip(bytes.prefix(magic.count), magic).allSatisfy { $0 == $1 }
+    }
+
+    /// The header text and the data offset of a `.npy` (versions 1, 2, 3), or `nil` if malformed.
+    static func header(_ bytes: UnsafeRawBufferPointer) -> (text: String, dataOffset: Int)? {
+        guard isNumPyArray(bytes), bytes.count >= 10 else { return nil }
+        let major = bytes[6]
+        let length: Int, start: Int
+        switch major {
+        case 1:
+            length = Int(bytes[8]) | Int(bytes[9]) << 8
+            start = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { return nil }
+            length = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+            start = 12
+        default:
+            return nil
+        }
+        guard length <= bytes.count - start else { return nil }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]), as: UTF8.self)
+        return (text, start + length)
+    }
+
+    /// Whether a header's `descr` is the object dtype (`'|O'`, `'O'`, `'<O'`).
+    static func isObjectArray(_ header: String) -> Bool {
+        ["'|O'", "'O'", "'<O'", "'>O'", "\"|O\"", "\"O\""].contains { header.contains($0) }
+    }
+
+    static func scanArray(_ bytes: UnsafeRawBufferPointer, name: String, place: String = "object array", findings: inout [ScanFinding]) -> ScannedFile {
+        guard let (text, dataOffset) = header(bytes), isObjectArray(text) else {
+            return ScannedFile(path: name, content: .numpyArray, pickles: [])
+        }
+        let pickle = FileScan.scanPickle(bytes, from: dataOffset, place: place)
+        findings += pickle.findings(file: name)
+        return ScannedFile(path: name, content: .numpyArray, pickles: [pickle])
+    }
+
+    static func scanArchive(_ archive: ZipArchive, name: String, findings: inout [ScanFinding]) throws -> ScannedFile {
+        var pickles: [ScannedPickle] = []
+        for entry in archive.entries {
+            let data = try archive.data(of: entry, verifyingCRC: true)
+            let member = data.withUnsafeBytes { scanArray($0, name: name, place: entry.name, findings: &findings) }
+            pickles += member.pickles
+        }
+        findings += ZipScan.hiddenBytes(archive, name: name)
+        return ScannedFile(path: name, content: .numpyArchive, pickles: pickles)
+    }
+}

@@ -1,0 +1,112 @@
+import ModelFileKit
+import ModelFormats
+
+// The words of `inspect`: the table printed for an `Inspection`. Every value from the file is
+// interpolated into `Shown` text, so it is escaped once (Display.swift).
+
+extension Inspection {
+    /// The human table.
+    var table: Shown {
+        var lines: [Shown] = ["\(name: path)"]
+        var summary: [[Shown]] = [["  format", "\(format.rawValue)"],
+                                  ["  size", "\(Formatting.grouped(fileBytes)) bytes (\(Formatting.bytes(fileBytes)))"]]
+        if let metadata {
+            // One entry per row, so a long value (training notes, tag frequencies) is shortened
+            // on its own without hiding the others.
+            let pairs = metadata.keys.sorted().map { key -> Shown in "\(name: key.string)=\(metadata[key] ?? "")" }
+            summary.append(["  metadata", pairs.first ?? "(empty)"])
+            for pair in pairs.dropFirst() { summary.append(["", pair]) }
+        }
+        lines += Formatting.table(summary)
+        if let torch {
+            for (title, section) in torch.sections where !section.isEmpty {
+                lines.append("")
+                lines.append(title)
+                lines += section.map { "  " + $0 }
+            }
+        }
+        lines.append("")
+        if tensors.isEmpty {
+            lines.append("no tensors")
+        } else {
+            // One row per tensor, built straight into a byte table (inspect lists 10,000 tensors).
+            var rows = ByteTable(columns: 4, expectedRows: tensors.count + 1)
+            for header in ["NAME", "DTYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
+            for entry in tensors {
+                rows.append(Shown(entry.name))
+                // A quantized tensor shows its torch dtype beside the stored one: `I8 (qint8)`.
+                if let quantization = entry.quantization {
+                    rows.append("\(entry.dtype.rawValue) (\(quantization.torchDType))" as Shown)
+                } else {
+                    rows.append(Shown(entry.dtype.rawValue))
+                }
+                rows.append { Formatting.appendShape(entry.shape.dimensions, to: &$0) }
+                rows.append { Formatting.appendBytes(entry.byteCount, to: &$0) }
+            }
+            lines.append(rows.rendered())
+        }
+        lines.append("")
+        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
+        let dtypeRows: [[Shown]] = byDType.map { ["  \($0.dtype.rawValue)", "\(Formatting.grouped($0.tensors)) tensors", "\(Formatting.bytes($0.bytes))"] }
+        if !dtypeRows.isEmpty { lines += Formatting.table(dtypeRows, rightAligned: [1, 2]) }
+        return Shown.lines(lines)
+    }
+}
+
+extension TorchDetails {
+    /// The table sections, titled, in the order they print.
+    var sections: [(title: Shown, lines: [Shown])] {
+        var sections: [(Shown, [Shown])] = []
+        if let checkpoint { sections.append(("checkpoint", checkpoint.lines)) }
+        sections.append(("globals", globals.map { "\($0.allowed ? "allowed" : "kept inert (not allowed)")  \(name: $0.module).\(name: $0.name)" }))
+        sections.append(("values besides tensors", Formatting.table(plainValues.map { [Shown($0.path), Shown($0.summary)] })))
+        let unreferenced = unreferencedStorageBytes > 0
+            ? "; \(Formatting.bytes(unreferencedStorageBytes)) saved but used by no tensor (views that saved their whole storage)" : ""
+        sections.append(("storages", ["\(storageCount) storages, \(Formatting.bytes(storageBytes))\(unreferenced)"]))
+        return sections
+    }
+}
+
+extension CheckpointSummary {
+    /// One line each for progress, weights, every optimizer and scheduler, hyper-parameters and bytes.
+    var lines: [Shown] {
+        var lines: [Shown] = []
+        var progress: [Shown] = []
+        if let lightningVersion { progress.append("Lightning \(name: lightningVersion)") }
+        if let epoch { progress.append("epoch \(epoch)") }
+        if let globalStep { progress.append("global step \(globalStep)") }
+        if !progress.isEmpty { lines.append(joined(progress, ", ")) }
+        if let stateDictKey { lines.append("weights under \"\(name: stateDictKey)\": \(stateDictTensorCount) tensors") }
+        for (i, optimizer) in optimizers.enumerated() {
+            var parts: [Shown] = ["optimizer \(i): \(optimizer.kind)"]
+            if let lr = optimizer.number("lr") {
+                parts.append("lr \(String(lr))" + (optimizer.number("initial_lr").map { " (initial \(String($0)))" } ?? ""))
+            }
+            if let betas = optimizer.betas { parts.append("betas (\(String(betas.0)), \(String(betas.1)))") }
+            if let momentum = optimizer.number("momentum"), optimizer.kind == "SGD" { parts.append("momentum \(String(momentum))") }
+            if let decay = optimizer.number("weight_decay") { parts.append("weight_decay \(String(decay))") }
+            if optimizer.flag("amsgrad") == true { parts.append("amsgrad") }
+            if let step = optimizer.step { parts.append("step \(Formatting.count(step))") }
+            let indices = optimizer.parameterIndices
+            let range: Shown = indices.first.map { first in " [\(first)…\(indices.last ?? first)]" } ?? ""
+            parts.append("\(indices.count) parameters\(range), \(optimizer.parametersWithState) with state")
+            lines.append(joined(parts, ", "))
+        }
+        for (i, scheduler) in schedulers.enumerated() {
+            let settings = scheduler.settings.filter { $0.isScalar && !$0.key.hasPrefix("_") }.map { setting -> Shown in "\(name: setting.key) \(name: setting.summary)" }
+            lines.append("scheduler \(i): \(name: scheduler.kind ?? "unknown")" + (settings.isEmpty ? "" : ", " + joined(settings, ", ")))
+        }
+        if let entries = hyperParameterEntries {
+            lines.append("hyper_parameters: " + joined(entries.map { entry -> Shown in "\(name: entry.key)=\(name: entry.summary)" }, ", "))
+        }
+        lines.append("bytes: weights \(Formatting.bytes(byteSplit.weights)), optimizer state \(Formatting.bytes(byteSplit.optimizer)), other tensors \(Formatting.bytes(byteSplit.other))")
+        return lines
+    }
+}
+
+/// `parts` joined with the tool's own `separator`.
+func joined(_ parts: [Shown], _ separator: Shown) -> Shown {
+    var result: Shown = ""
+    for (i, part) in parts.enumerated() { result = i == 0 ? part : result + separator + part }
+    return result
+}
