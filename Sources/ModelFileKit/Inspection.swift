@@ -42,9 +42,24 @@ public struct Inspection {
         format = source.format
         fileBytes = source.fileByteCount
         metadata = source.metadata
-        tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
+        let listed = source.entries.indices.filter { index in filter.map { Inspection.matches(source.entries[index].name, glob: $0) } ?? true }
+        tensors = listed.map { source.entries[$0] }
         warnings = source.warnings
         sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
+        // totals.parameters (docs/cli.md, inspect): the listed entries the source counts as
+        // weights, each tensor once however many names it has.
+        let inner: TensorSource = (source as? FolderSource)?.weights ?? source
+        let rules = (inner as? ParameterCountingSource)?.parameterCounting
+        var seen = Set<AnyHashable>()
+        var parameters = 0
+        for index in listed {
+            if let rules {
+                guard rules[index].counts else { continue }
+                if let tensor = rules[index].tensor, !seen.insert(tensor).inserted { continue }
+            }
+            parameters += source.entries[index].elementCount
+        }
+        parameterCount = parameters
     }
 
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots).
@@ -52,8 +67,10 @@ public struct Inspection {
         fnmatch(glob, name, 0) == 0
     }
 
-    /// Total elements across the listed tensors.
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    /// The parameter count of the listed tensors: every element of each model weight once, without
+    /// optimizer state (and, for a pickle whose top-level dict has `state_dict`, only what is under
+    /// it), tied tensors counted once (docs/cli.md, `totals.parameters`).
+    public let parameterCount: Int
     /// Total bytes across the listed tensors.
     public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 
@@ -145,4 +162,11 @@ public struct InspectionSection {
 /// Sources with more to report than tensors (pickle globals, checkpoint contents).
 protocol InspectionDetailsProviding {
     var inspectionSections: [InspectionSection] { get }
+}
+
+/// Sources that say which entries count as parameters and which entries name one tensor.
+protocol ParameterCountingSource {
+    /// For each entry: whether it counts, and an identity shared by the entries that are one tensor
+    /// (`nil`: none).
+    var parameterCounting: [(counts: Bool, tensor: AnyHashable?)] { get }
 }

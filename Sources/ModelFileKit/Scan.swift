@@ -77,8 +77,12 @@ public struct ScanReport {
         var sections: [PickleSection] = []
         var findings: [String] = []
         let folder = archive.rootFolder ?? ""
-        if archive.entry(named: "\(folder)/constants.pkl") != nil || archive.entries.contains(where: { $0.name.hasPrefix("\(folder)/code/") }) {
-            findings.append("a TorchScript archive: it holds code (code/, constants.pkl); torch.load(weights_only=True) refuses it")
+        // The same detection and listing as `inspect` (TorchScriptArchive).
+        let script = TorchScriptArchive.detect(in: archive)
+        if let script {
+            let files = script.codeFiles.prefix(5).joined(separator: ", ") + (script.codeFiles.count > 5 ? ", …" : "")
+            findings.append("\(script.summary): its code (\(files)) is compiled and run by torch.jit.load, "
+                            + "and torch.load(weights_only=True) refuses it; modelfile inspect lists its tensors without running it")
         }
         do { try archive.checkSingleRootFolder() } catch { findings.append("\(error)") }
         for entry in archive.entries where entry.name.hasSuffix(".pkl") {
@@ -98,7 +102,7 @@ public struct ScanReport {
             }
         }
         if !sections.contains(where: { $0.place == "\(folder)/data.pkl" }) { findings.append("no \(folder)/data.pkl: not a torch.save archive") }
-        return ScanReport(path: path, kind: "pytorch-zip", pickles: sections, findings: findings)
+        return ScanReport(path: path, kind: script == nil ? "pytorch-zip" : ModelFormat.torchScript.rawValue, pickles: sections, findings: findings)
     }
 
     private static func scanLegacy(_ path: String) throws -> ScanReport {

@@ -53,6 +53,22 @@ struct ConvertCommand: ParsableCommand {
         return table
     }()
 
+    /// The stderr line naming the part of the input converted by default.
+    static func describe(_ selection: WeightsSelection, leftOut: Int) -> String {
+        let rest = leftOut == 0 ? "" : "; \(leftOut) other tensor\(leftOut == 1 ? "" : "s") left out (--select PATH picks another part)"
+        switch selection {
+        case .lightningCheckpoint:
+            return "converting \"state_dict\", the weights of a Lightning checkpoint" + rest
+        case .stateDict:
+            return "converting \"state_dict\"" + rest
+        case .trainingCheckpoint(let path):
+            return "converting \"\(path)\", the weights of a training checkpoint" + rest
+        case .torchScriptModule:
+            let constants = leftOut == 0 ? "" : "; \(leftOut) constant\(leftOut == 1 ? "" : "s") left out"
+            return "converting the TorchScript module's parameters and buffers (its code is not converted)" + constants
+        }
+    }
+
     func validate() throws {
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected IN OUT, or a spelling such as pth-to-safetensors followed by IN OUT")
@@ -85,6 +101,7 @@ struct ConvertCommand: ParsableCommand {
             let result = try Conversion.convert(input: input, output: outputPath, options: options)
             progress.finish()
             for warning in result.warnings { Terminal.err("warning: \(warning)") }
+            if !quiet, let selection = result.selection { Terminal.err(ConvertCommand.describe(selection, leftOut: result.leftOutTensorCount)) }
             Terminal.err("wrote \(result.tensorCount) tensors to \(result.outputs.joined(separator: ", "))")
             return 0
         }

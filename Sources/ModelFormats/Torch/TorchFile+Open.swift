@@ -9,7 +9,7 @@ import ZipFormat
 
 extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
-                        globals: [PickleGlobalUse], container: Container, bigEndian: Bool)
+                        globals: [PickleGlobalUse], container: Container, bigEndian: Bool, script: TorchScriptContents?)
 
     static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
         let archive: ZipArchive
@@ -20,7 +20,7 @@ extension TorchFile {
             throw TorchFormatError.zip(error)
         }
         guard let folder = archive.rootFolder else { throw TorchFormatError.missingRecord("data.pkl") }
-        if archive.entry(named: "\(folder)/constants.pkl") != nil { throw TorchFormatError.torchScript }
+        let scriptArchive = TorchScriptArchive.detect(in: archive)
         guard let pickleEntry = archive.entry(named: "\(folder)/data.pkl") else { throw TorchFormatError.missingRecord("data.pkl") }
 
         // The version record: `.data/version` if present, else `version` (required, as in torch).
@@ -40,39 +40,72 @@ extension TorchFile {
             }
         }
 
-        let pickle: ZipEntryData
-        do {
-            pickle = try archive.data(of: pickleEntry, verifyingCRC: true)
-        } catch {
-            throw TorchFormatError.zip(error)
+        // A TorchScript archive's own classes (`__torch__.…`) and TorchScript's container tags
+        // (`torch.jit._pickle.…`) are kept inert without --allow-unknown-objects: they describe the
+        // module tree, and nothing is run either way. Every other global meets the usual policy.
+        let policy: PickleGlobalPolicy
+        if scriptArchive != nil {
+            let usual = options.globalPolicy
+            policy = { module, name in
+                module == "__torch__" || module.hasPrefix("__torch__.") || module == "torch.jit._pickle" ? .keepInert : usual(module, name)
+            }
+        } else {
+            policy = options.globalPolicy
         }
-        let unpickled: UnpickleResult
-        do {
-            unpickled = try Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy).unpickle(pickle.bytes, from: 0)
-        } catch {
-            throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
+        func unpickle(_ record: String, _ entry: ZipEntry) throws -> (UnpickleResult, ZipEntryData) {
+            let pickle: ZipEntryData
+            do {
+                pickle = try archive.data(of: entry, verifyingCRC: true)
+            } catch {
+                throw TorchFormatError.zip(error)
+            }
+            let unpickled: UnpickleResult
+            do {
+                unpickled = try Unpickler(limits: options.pickleLimits, globalPolicy: policy).unpickle(pickle.bytes, from: 0)
+            } catch {
+                throw TorchFormatError.pickle(record: "\(folder)/\(record)", error)
+            }
+            warnings += unpickled.warnings.map { .pickle(record: record, $0) }
+            if unpickled.trailingByteCount > 0 { warnings.append(.bytesAfterPickle(record: record, count: unpickled.trailingByteCount)) }
+            return (unpickled, pickle)
         }
-        warnings += unpickled.warnings.map { .pickle(record: "data.pkl", $0) }
-        if unpickled.trailingByteCount > 0 { warnings.append(.bytesAfterPickle(record: "data.pkl", count: unpickled.trailingByteCount)) }
+        let (unpickled, pickle) = try unpickle("data.pkl", pickleEntry)
 
         var table = StorageTable()
+        var recordFolder = "data"
         var interpreter = TorchInterpreter(
             maxNodes: options.maxTreeNodes,
             resolveStorage: { id, path in
                 let parsed = try PersistentID(id, path: path, legacy: false)
-                let index = try table.add(parsed, path: path)
+                let index = try table.add(parsed, path: path, recordFolder: recordFolder)
                 let storage = table.records[index]
-                guard let entry = archive.entry(named: "\(folder)/data/\(storage.key)") else {
-                    throw TorchFormatError.missingRecord("data/\(storage.key)")
+                guard let entry = archive.entry(named: "\(folder)/\(storage.recordPath)") else {
+                    throw TorchFormatError.missingRecord(storage.recordPath)
                 }
                 guard entry.uncompressedByteCount == storage.byteCount else {
-                    throw TorchFormatError.storageSizeMismatch(record: "data/\(storage.key)", expected: storage.byteCount, found: entry.uncompressedByteCount)
+                    throw TorchFormatError.storageSizeMismatch(record: storage.recordPath, expected: storage.byteCount, found: entry.uncompressedByteCount)
                 }
                 return index
             },
             storageDType: { index in (table.records[index].dtype, table.records[index].className, table.records[index].key) })
         let root = try interpreter.interpret(unpickled.value)
-        return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
+        var globals = unpickled.globals
+        var script: TorchScriptContents?
+        if let scriptArchive {
+            // The constants: a tuple of tensors whose storages are under constants/. The data.pkl
+            // tree stays alive meanwhile, so the interpreter's node identities stay unique.
+            var constants: TorchValue = .tuple([])
+            if scriptArchive.hasConstants, let entry = archive.entry(named: "\(folder)/constants.pkl") {
+                let (constantsPickle, _) = try unpickle("constants.pkl", entry)
+                recordFolder = "constants"
+                constants = try withExtendedLifetime((unpickled, pickle)) { try interpreter.interpret(constantsPickle.value) }
+                globals += constantsPickle.globals
+            }
+            let classes: [String: TorchScriptClass]
+            do { classes = try scriptArchive.classDeclarations(in: archive) } catch { throw TorchFormatError.zip(error) }
+            script = TorchScriptContents(archive: scriptArchive, classes: classes, constants: constants)
+        }
+        return (root, interpreter, table.records, globals, .zip(archive, folder: folder), bigEndian, script)
     }
 
     static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
@@ -144,7 +177,7 @@ extension TorchFile {
             throw TorchFormatError.missingStorage(key: storage.legacyView?.rootKey ?? storage.key)
         }
         if reader.remaining > 0 { warnings.append(.bytesAfterLastStorage(count: reader.remaining)) }
-        return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false)
+        return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false, nil)
     }
 
     /// A short text record (`version`, `byteorder`).
@@ -227,7 +260,7 @@ struct StorageTable {
         return records[index]
     }
 
-    mutating func add(_ id: PersistentID, path: String) throws -> Int {
+    mutating func add(_ id: PersistentID, path: String, recordFolder: String = "data") throws -> Int {
         let dtype: DType?
         let elementBytes: Int
         switch id.storageClass {
@@ -243,7 +276,7 @@ struct StorageTable {
         guard !overflow else { throw TorchFormatError.invalidPersistentID(path: path, found: "numel \(id.numel), which overflows") }
         let describe = { (record: TorchStorageRecord) in "\(record.className) of \(record.declaredElements)" }
         let root = TorchStorageRecord(key: id.key, className: id.className, dtype: dtype, declaredElements: id.numel,
-                                      byteCount: byteCount, location: id.location, legacyView: nil)
+                                      byteCount: byteCount, location: id.location, legacyView: nil, recordFolder: recordFolder)
         let rootIndex = try insert(root, describe: describe)
         guard let view = id.view else { return rootIndex }
         // A legacy view: a byte range of the root storage, in the root's dtype.
@@ -261,14 +294,15 @@ struct StorageTable {
     }
 
     private mutating func insert(_ record: TorchStorageRecord, describe: (TorchStorageRecord) -> String) throws -> Int {
-        if let existing = indexByKey[record.key] {
+        let tableKey = record.recordFolder == "data" ? record.key : record.recordPath
+        if let existing = indexByKey[tableKey] {
             guard records[existing] == record else {
                 throw TorchFormatError.inconsistentStorage(key: record.key, first: describe(records[existing]), second: describe(record))
             }
             return existing
         }
         records.append(record)
-        indexByKey[record.key] = records.count - 1
+        indexByKey[tableKey] = records.count - 1
         return records.count - 1
     }
 }
