@@ -236,7 +236,7 @@ public enum Strip {
         "schedulers": ["lr_schedulers", "scheduler", "scheduler_state_dict", "lr_scheduler"],
         "loops": ["loops"],
         "callbacks": ["callbacks"],
-        "hyper_parameters": ["hyper_parameters", "hparams_name"],
+        "hyper_parameters": ["hyper_parameters", "hparams_name", "hparams_type"],
     ]
 
     /// What was removed and written.
@@ -284,12 +284,12 @@ public enum Strip {
                 removed.append(key)
                 continue
             }
-            if let object = firstInertObject(in: entry.value) {
+            if let global = firstInertObject(in: entry.value) {
                 let name = entry.key.nameComponent
                 guard !kept.contains(key), !entry.value.containsTensor() else {
-                    throw ModelFileError(path: input, underlying: StripError.inertValue(key: name, global: object.qualifiedName))
+                    throw ModelFileError(path: input, underlying: StripError.inertValue(key: name, global: global))
                 }
-                warnings.append(.inertValueLeftOut(key: name, global: object.qualifiedName))
+                warnings.append(.inertValueLeftOut(key: name, global: global))
                 continue
             }
             entries.append(entry)
@@ -311,47 +311,60 @@ public enum Strip {
         return Result(removedKeys: removed, droppedPaths: drop, inputBytes: file.fileByteCount, outputBytes: written, warnings: warnings)
     }
 
-    /// `top` without the entry at dotted `path` (dict keys by their name; list items by index).
+    /// `top` without the entry at dotted `path`. Keys may themselves hold dots (a state dict's
+    /// `0.weight`): at each dict the key that equals the rest of the path wins, else the longest key
+    /// that starts it; list items go by index.
     static func removing(_ path: String, from top: TorchDict) throws -> TorchDict {
-        let components = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        func remove(_ components: ArraySlice<String>, from value: TorchValue, at place: String) throws -> TorchValue {
-            guard let first = components.first else { return value }
-            let here = place.isEmpty ? first : place + "." + first
+        func remove(_ rest: Substring, from value: TorchValue, at place: String) throws -> TorchValue {
+            func here(_ component: String) -> String { place.isEmpty ? component : place + "." + component }
             switch value {
             case .dict(var dict):
-                guard let index = dict.entries.firstIndex(where: { $0.key.nameComponent == first }) else {
-                    throw StripError.pathNotFound(path: path, missing: here)
+                var best: (index: Int, length: Int)?
+                for (index, entry) in dict.entries.enumerated() {
+                    let key = entry.key.nameComponent
+                    if key == rest {
+                        best = (index, key.count)
+                        break
+                    }
+                    if rest.hasPrefix(key + "."), key.count > best?.length ?? -1 { best = (index, key.count) }
                 }
-                if components.count == 1 {
+                guard let (index, length) = best else {
+                    throw StripError.pathNotFound(path: path, missing: here(String(rest.prefix { $0 != "." })))
+                }
+                let key = dict.entries[index].key.nameComponent
+                if length == rest.count {
                     dict.entries.remove(at: index)
                 } else {
-                    dict.entries[index].value = try remove(components.dropFirst(), from: dict.entries[index].value, at: here)
+                    dict.entries[index].value = try remove(rest.dropFirst(length + 1), from: dict.entries[index].value, at: here(key))
                 }
                 return .dict(dict)
             case .list(var items):
-                guard let index = Int(first), items.indices.contains(index) else { throw StripError.pathNotFound(path: path, missing: here) }
-                if components.count == 1 {
+                let first = rest.prefix { $0 != "." }
+                guard let index = Int(first), items.indices.contains(index) else { throw StripError.pathNotFound(path: path, missing: here(String(first))) }
+                if first.count == rest.count {
                     items.remove(at: index)
                 } else {
-                    items[index] = try remove(components.dropFirst(), from: items[index], at: here)
+                    items[index] = try remove(rest.dropFirst(first.count + 1), from: items[index], at: here(String(first)))
                 }
                 return .list(items)
             default:
-                throw StripError.pathNotFound(path: path, missing: here)
+                throw StripError.pathNotFound(path: path, missing: here(String(rest.prefix { $0 != "." })))
             }
         }
-        guard case .dict(let result) = try remove(components[...], from: .dict(top), at: "") else { return top }
+        guard case .dict(let result) = try remove(path[...], from: .dict(top), at: "") else { return top }
         return result
     }
 
-    /// The first object that was never loaded inside `value`, depth first.
-    static func firstInertObject(in value: TorchValue) -> TorchOpaqueObject? {
+    /// The qualified name of the first object or class inside `value` that was never loaded (kept
+    /// inert), depth first.
+    static func firstInertObject(in value: TorchValue) -> String? {
         var pending: [TorchValue] = [value]
         var visits = 0
         while let next = pending.popLast(), visits < 10_000_000 {
             visits += 1
             switch next {
-            case .opaque(let object): return object
+            case .opaque(let object): return object.qualifiedName
+            case .global(let module, let name) where TorchGlobals.meaning(module: module, name: name) == nil: return "\(module).\(name)"
             case .dict(let dict): pending.append(contentsOf: dict.entries.reversed().flatMap { [$0.value, $0.key] })
             case .list(let items), .tuple(let items), .set(let items): pending.append(contentsOf: items.reversed())
             default: continue

@@ -87,9 +87,16 @@ public struct TorchScriptClass: Sendable, Equatable {
     /// The attributes listed by `__buffers__`, in order.
     public var buffers: [String]
 
-    /// Reads the `class NAME(BASE):` headers of one code file and the `__parameters__` and
-    /// `__buffers__` lines that follow each.
-    static func parse(_ text: String, module: String, into classes: inout [String: TorchScriptClass]) {
+    /// A declaration.
+    public init(isModule: Bool, parameters: [String], buffers: [String]) {
+        self.isModule = isModule
+        self.parameters = parameters
+        self.buffers = buffers
+    }
+
+    /// Reads the `class NAME(BASE):` headers of one code file (the classes of Python module
+    /// `module`) and the `__parameters__` and `__buffers__` lines that follow each, two spaces in.
+    public static func parse(_ text: String, module: String, into classes: inout [String: TorchScriptClass]) {
         var current: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if line.hasPrefix("class ") {
