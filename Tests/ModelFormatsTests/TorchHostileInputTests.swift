@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 import ZipFormat
 
-/// Hostile PyTorch files, one named test per attack shape (SECURITY.md §2 and rules 1–5, 10–13),
+/// Hostile PyTorch files, one named test per attack shape (docs/security.md),
 /// read end to end through `TorchFile(path:options:)` or `ModelFile.open`, each asserting the
 /// whole error case. The raw pickle VM and zip layers have their own suites
 /// (`UnpicklerHostileInputTests`, `ZipHostileInputTests`); these check that the torch reader

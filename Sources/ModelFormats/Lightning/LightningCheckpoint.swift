@@ -1,6 +1,6 @@
 import TensorData
 
-// A typed view of a Lightning checkpoint (FORMATS.md §4): a torch.save'd dict whose keys
+// A typed view of a Lightning checkpoint (docs/formats.md, "Lightning checkpoints"): a torch.save'd dict whose keys
 // `trainer.save_checkpoint` documents (lightning/pytorch/trainer/connectors/checkpoint_connector.py
 // `dump_checkpoint`). Everything is plain data: hyper-parameters, loop progress, callbacks and
 // strings that name code (`_instantiator`, `_class_path`) are reported, never acted on.

@@ -5,7 +5,8 @@ import ZipFormat
 
 // Opening the two containers. Zip: caffe2/serialize/inline_container.cc (the folder is the text
 // before the first "/" of the first central-directory entry; `version` is required) and
-// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load` (FORMATS.md §3).
+// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load` (docs/formats.md,
+// "Legacy torch files"). TorchScript: docs/formats.md, "TorchScript archives".
 
 extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
