@@ -24,17 +24,22 @@ struct CheckpointSummary {
         return tensor.bytes.withUnsafeBytes { ElementCodec.decodeDoubles($0, dtype: tensor.dtype).first }
     }
 
-    /// Bytes of tensors under the weights, under the optimizers, and elsewhere.
+    /// Bytes of tensors under the weights, under the optimizers, and elsewhere (each sum saturates
+    /// at `Int.max`: sizes come from the file).
     var byteSplit: (weights: Int, optimizer: Int, other: Int) {
         var split = (weights: 0, optimizer: 0, other: 0)
+        func add(_ total: inout Int, _ count: Int) {
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            total = overflow ? Int.max : sum
+        }
         for (index, entry) in file.entries.enumerated() {
             if let key = checkpoint.stateDictKey, entry.name.hasPrefix(key + ".") {
-                split.weights += entry.byteCount
+                add(&split.weights, entry.byteCount)
             } else if file.entryRoles[index] == .optimizerState
                         || checkpoint.optimizerKey.map({ entry.name.hasPrefix($0 + ".") }) == true {
-                split.optimizer += entry.byteCount
+                add(&split.optimizer, entry.byteCount)
             } else {
-                split.other += entry.byteCount
+                add(&split.other, entry.byteCount)
             }
         }
         return split
@@ -182,7 +187,9 @@ enum InertDataRendering {
             output += close
         }
         switch value {
-        case .string(let text): output += "'" + text + "'"
+        case .string(let text):
+            let shown = text.prefix(limit)
+            output += "'" + shown + (shown.endIndex < text.endIndex ? "…'" : "'")
         case .float(let number): output += number.isFinite ? String(number) : (number.isNaN ? "nan" : (number < 0 ? "-inf" : "inf"))
         case .list(let items): sequence(items, open: "[", close: "]")
         case .tuple(let items): sequence(items, open: "(", close: items.count == 1 ? ",)" : ")")

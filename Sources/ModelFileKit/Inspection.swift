@@ -57,7 +57,9 @@ public struct Inspection {
                 guard rules[index].counts else { continue }
                 if let tensor = rules[index].tensor, !seen.insert(tensor).inserted { continue }
             }
-            parameters += source.entries[index].elementCount
+            // Sizes come from the file: a sum over many huge views saturates instead of trapping.
+            let (sum, overflow) = parameters.addingReportingOverflow(source.entries[index].elementCount)
+            parameters = overflow ? Int.max : sum
         }
         parameterCount = parameters
     }

@@ -103,7 +103,8 @@ enum TorchInspection {
                 continue
             case .opaque:
                 // An object never loaded: an OmegaConf config shows as its keys and values.
-                let plain = InertData.plain(value)
+                // Its cost counts against this walk's budget, however often it is shared.
+                let plain = InertData.plain(value, visits: &visits, maxVisits: 1_000_000)
                 if case .opaque = plain {
                     result.append((path.isEmpty ? "(top level)" : path, value.summary))
                 } else {

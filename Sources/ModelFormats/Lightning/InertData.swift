@@ -23,42 +23,48 @@ public enum InertData {
     /// ``TorchValue/opaque(_:)``, with their state made plain the same way.
     public static func plain(_ value: TorchValue) -> TorchValue {
         var visits = 0
-        return plain(value, depth: 0, visits: &visits)
+        return plain(value, visits: &visits)
+    }
+
+    /// ``plain(_:)`` that counts the values it visits into `visits`, stopping (the rest shown as
+    /// `…`) once `visits` exceeds `maxVisits`: callers that make many values plain share one budget.
+    public static func plain(_ value: TorchValue, visits: inout Int, maxVisits: Int = InertData.maxVisits) -> TorchValue {
+        plain(value, depth: 0, visits: &visits, maxVisits: maxVisits)
     }
 
     /// The cut-off marker.
     static let elided = TorchValue.string("…")
 
-    private static func plain(_ value: TorchValue, depth: Int, visits: inout Int) -> TorchValue {
+    private static func plain(_ value: TorchValue, depth: Int, visits: inout Int, maxVisits: Int) -> TorchValue {
         visits += 1
         // Recursion is bounded by `maxDepth`; the work by `maxVisits`.
         guard visits <= maxVisits, depth <= maxDepth else { return elided }
         switch value {
         case .dict(var dict):
-            dict.entries = dict.entries.map { (key: $0.key, value: plain($0.value, depth: depth + 1, visits: &visits)) }
+            dict.entries = dict.entries.map { (key: $0.key, value: plain($0.value, depth: depth + 1, visits: &visits, maxVisits: maxVisits)) }
             return .dict(dict)
-        case .list(let items): return .list(items.map { plain($0, depth: depth + 1, visits: &visits) })
-        case .tuple(let items): return .tuple(items.map { plain($0, depth: depth + 1, visits: &visits) })
-        case .set(let items): return .set(items.map { plain($0, depth: depth + 1, visits: &visits) })
+        case .list(let items): return .list(items.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) })
+        case .tuple(let items): return .tuple(items.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) })
+        case .set(let items): return .set(items.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) })
         case .opaque(let object):
             if object.module == "omegaconf" || object.module.hasPrefix("omegaconf."), case .dict(let state)? = object.state {
-                if let content = state["_content"] { return plain(content, depth: depth + 1, visits: &visits) }
-                if let inner = state["_val"] { return plain(inner, depth: depth + 1, visits: &visits) }
+                if let content = state["_content"] { return plain(content, depth: depth + 1, visits: &visits, maxVisits: maxVisits) }
+                if let inner = state["_val"] { return plain(inner, depth: depth + 1, visits: &visits, maxVisits: maxVisits) }
             }
             if object.state == nil, let items = object.dictItems {
-                return plain(.dict(items), depth: depth + 1, visits: &visits)
+                return plain(.dict(items), depth: depth + 1, visits: &visits, maxVisits: maxVisits)
             }
             if object.state == nil, object.dictItems == nil, !object.listItems.isEmpty {
-                return plain(.list(object.listItems), depth: depth + 1, visits: &visits)
+                return plain(.list(object.listItems), depth: depth + 1, visits: &visits, maxVisits: maxVisits)
             }
             return .opaque(TorchOpaqueObject(
                 module: object.module, name: object.name,
-                arguments: object.arguments.map { plain($0, depth: depth + 1, visits: &visits) },
-                state: object.state.map { plain($0, depth: depth + 1, visits: &visits) },
-                listItems: object.listItems.map { plain($0, depth: depth + 1, visits: &visits) },
+                arguments: object.arguments.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) },
+                state: object.state.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) },
+                listItems: object.listItems.map { plain($0, depth: depth + 1, visits: &visits, maxVisits: maxVisits) },
                 dictItems: object.dictItems.map { items in
                     var copy = items
-                    copy.entries = items.entries.map { (key: $0.key, value: plain($0.value, depth: depth + 1, visits: &visits)) }
+                    copy.entries = items.entries.map { (key: $0.key, value: plain($0.value, depth: depth + 1, visits: &visits, maxVisits: maxVisits)) }
                     return copy
                 }))
         default:
