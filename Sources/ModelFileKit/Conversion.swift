@@ -9,11 +9,12 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case ckpt
 
     /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
-    /// archives; a `.ckpt` need not be Lightning's).
+    /// archives; a `.ckpt` need not be Lightning's; `.pt` is also TorchScript's usual extension).
     public func accepts(_ format: ModelFormat) -> Bool {
         switch self {
         case .safetensors: return format == .safetensors
-        case .pth, .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
+        case .pth: return [.pytorchZip, .pytorchLegacy, .lightningCheckpoint, .torchScript].contains(format)
+        case .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
         }
     }
 

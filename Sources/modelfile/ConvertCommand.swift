@@ -21,7 +21,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Cast floating-point tensors to f32, f16 or bf16.")
     var dtype: DTypeArgument?
 
-    @Option(name: .long, help: "Keep only the tensors under this dotted path of a pickle, named relative to it.")
+    @Option(name: .long, help: "Keep only the tensors under this dotted path of a pickle, named relative to it (default: a checkpoint's weights, named on stderr).")
     var select: String?
 
     @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from tensor names (e.g. 'model.').")

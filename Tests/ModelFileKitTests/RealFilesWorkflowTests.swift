@@ -95,6 +95,13 @@ struct RealFilesWorkflowTests {
         #expect(inspection.table.contains("TorchScript archive\n  code: \(files.joined(separator: ", ")) (read-only; never run)\n"))
     }
 
+    @Test("verify reads every tensor of a TorchScript archive; .pt is its usual extension")
+    func verifyTorchScript() throws {
+        let report = try Verification.verify(path: Fixture.path("real/torchscript_module.pt"))
+        #expect(report.findings.isEmpty && report.isClean)
+        #expect(report.format == .torchScript)
+    }
+
     @Test("scan reports a TorchScript archive the same way: kind torchscript, its code named")
     func scanTorchScript() throws {
         let report = try ScanReport.scan(path: Fixture.path("real/torchscript_traced.pt"))
