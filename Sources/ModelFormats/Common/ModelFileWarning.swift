@@ -26,6 +26,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     case indexTotalSizeMismatch(declared: Int, actual: Int)
     /// `convert --dtype` leaves these tensors (floating types it does not cast) unchanged.
     case castLeavesTensorsUnchanged(names: [String])
+    /// A quantized tensor is read as its integers, with its parameters in separate tensors.
+    case quantizedAsIntegers(tensor: String, torchDType: String, scheme: String, parameterTensors: [String])
     /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
     case schedulersNotApplied(kinds: [String])
     /// A TorchScript archive whose code does not declare the class of its top-level module, so
@@ -49,6 +51,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case schedulersNotApplied = "schedulers_not_applied"
         case torchScriptUndeclaredClass = "torchscript_undeclared_class"
         case inertValueLeftOut = "inert_value_left_out"
+        case quantizedAsIntegers = "quantized_as_integers"
     }
 
     /// The kind of this warning.
@@ -66,6 +69,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .schedulersNotApplied: return .schedulersNotApplied
         case .torchScriptUndeclaredClass: return .torchScriptUndeclaredClass
         case .inertValueLeftOut: return .inertValueLeftOut
+        case .quantizedAsIntegers: return .quantizedAsIntegers
         }
     }
 
@@ -91,6 +95,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .castLeavesTensorsUnchanged(let names):
             let listed = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "--dtype leaves \(names.count) tensor(s) of other float types unchanged: \(listed)"
+        case .quantizedAsIntegers(let tensor, let torchDType, let scheme, let parameters):
+            return "quantized tensor \"\(tensor)\" (torch.\(torchDType), \(scheme)) is read as its integers; its parameters are in \(parameters.joined(separator: ", "))"
         case .schedulersNotApplied(let kinds):
             return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
         case .torchScriptUndeclaredClass(let name):
