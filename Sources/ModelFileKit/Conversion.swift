@@ -9,11 +9,12 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case ckpt
 
     /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
-    /// archives; a `.ckpt` need not be Lightning's).
+    /// archives; a `.ckpt` need not be Lightning's; `.pt` is also TorchScript's usual extension).
     public func accepts(_ format: ModelFormat) -> Bool {
         switch self {
         case .safetensors: return format == .safetensors
-        case .pth, .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
+        case .pth: return [.pytorchZip, .pytorchLegacy, .lightningCheckpoint, .torchScript].contains(format)
+        case .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
         }
     }
 
@@ -65,6 +66,36 @@ public struct ConversionResult {
     public let tensorBytes: Int
     /// Non-fatal notes (tensors left in their dtype, …).
     public let warnings: [ModelFileWarning]
+    /// The part of the input written when `--select` was not given, if only a part was.
+    public var selection: WeightsSelection? = nil
+    /// Tensors of the input that were not written (outside the selection).
+    public var leftOutTensorCount = 0
+}
+
+/// The part of an input `convert` writes by default, and why (docs/cli.md, `convert`). The
+/// command says on stderr which part it took.
+public enum WeightsSelection: Sendable, Equatable {
+    /// A Lightning checkpoint's `state_dict`.
+    case lightningCheckpoint
+    /// A pickle whose top-level dict holds a `state_dict` dict (as `train --out x.pth` writes).
+    case stateDict
+    /// A training checkpoint's weights (optimizer state or progress counters beside them): the
+    /// first of `model_state_dict`, `state_dict`, `model`, `module`, `net` that holds tensors, or its
+    /// nested `state_dict` (`path` is then `model.state_dict`).
+    case trainingCheckpoint(path: String)
+    /// A TorchScript archive's parameters and buffers (its `state_dict()`); its constants and code
+    /// are not written.
+    case torchScriptModule
+
+    /// The dotted path whose tensors are written, named relative to it; `nil` for a TorchScript
+    /// module, whose state dict is every entry that is not a constant.
+    public var path: String? {
+        switch self {
+        case .lightningCheckpoint, .stateDict: return "state_dict"
+        case .trainingCheckpoint(let path): return path
+        case .torchScriptModule: return nil
+        }
+    }
 }
 
 /// Converts between model formats, streaming one tensor at a time.
@@ -81,6 +112,17 @@ public enum Conversion {
             }
         }
         let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
+        var result = try write(plan, input: input, output: output, options: options)
+        // A .ckpt of a whole checkpoint keeps everything: nothing was selected then.
+        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output)
+        if format != .ckpt || wholeCheckpoint(plan, options: options) == nil {
+            result.selection = plan.selection
+            result.leftOutTensorCount = plan.source.entries.count - plan.entries.count
+        }
+        return result
+    }
+
+    private static func write(_ plan: ConversionPlan, input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
         guard let format else {
             throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)
@@ -192,18 +234,23 @@ struct ConversionPlan {
     let sourceIndices: [Int]
     let cast: DType?
     let warnings: [ModelFileWarning]
+    /// The default selection applied (no `--select`), if any.
+    let selection: WeightsSelection?
 
     init(source: TensorSource, options: ConversionOptions) throws {
         self.source = source
         if let dtype = options.dtype, !dtype.isCastableFloat || dtype == .f64 { throw ConversionError.unsupportedCast(dtype) }
         cast = options.dtype
-        let select = options.select ?? ConversionPlan.defaultSelection(source)
+        selection = options.select == nil ? ConversionPlan.defaultSelection(source) : nil
+        let select = options.select ?? selection?.path
+        let roles = selection == .torchScriptModule ? (source as? TorchFile)?.entryRoles : nil
         var entries: [TensorEntry] = []
         var indices: [Int] = []
         // Names are matched and compared by their bytes (docs/formats.md, "Names and text").
         var names = Set<ExactString>()
         var uncast: [String] = []
         for (index, entry) in source.entries.enumerated() {
+            if let roles, roles[index] == .torchScriptConstant { continue }
             var name = entry.name
             if let select {
                 if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { continue }
@@ -223,11 +270,18 @@ struct ConversionPlan {
         warnings = uncast.isEmpty ? [] : [.castLeavesTensorsUnchanged(names: uncast)]
     }
 
-    /// The subtree converted when `--select` is not given: `state_dict` for a Lightning checkpoint
-    /// and for any pickle whose top-level dict holds one (as `train --out x.pth` writes).
-    static func defaultSelection(_ source: TensorSource) -> String? {
-        if source.format == .lightningCheckpoint { return "state_dict" }
-        if let file = source as? TorchFile, case .dict(let top) = file.root, case .dict? = top["state_dict"] { return "state_dict" }
+    /// What is converted when `--select` is not given: a Lightning checkpoint's `state_dict`; a
+    /// TorchScript module's parameters and buffers; a training checkpoint's weights
+    /// (``LightningCheckpoint/weightsPath(in:)``); the `state_dict` of any other pickle whose
+    /// top-level dict holds one; otherwise everything (`nil`).
+    static func defaultSelection(_ source: TensorSource) -> WeightsSelection? {
+        if source.format == .lightningCheckpoint { return .lightningCheckpoint }
+        if source.format == .torchScript { return .torchScriptModule }
+        guard let file = source as? TorchFile, case .dict(let top) = file.root else { return nil }
+        if LightningCheckpoint.isTrainingCheckpoint(top), let path = LightningCheckpoint.weightsPath(in: top) {
+            return .trainingCheckpoint(path: path)
+        }
+        if case .dict? = top["state_dict"] { return .stateDict }
         return nil
     }
 

@@ -38,14 +38,32 @@ public struct Inspection {
         format = source.format
         fileBytes = source.fileByteCount
         metadata = source.metadata
+        let listed: [Int]
         if let filter {
             let glob = NameGlob(filter)
-            tensors = source.entries.filter { glob.matches($0.name) }
+            listed = source.entries.indices.filter { glob.matches(source.entries[$0].name) }
         } else {
-            tensors = source.entries
+            listed = Array(source.entries.indices)
         }
+        tensors = listed.count == source.entries.count ? source.entries : listed.map { source.entries[$0] }
         warnings = source.warnings
         torch = (source as? TorchFile).map(TorchDetails.init)
+        // totals.parameters (docs/cli.md, inspect): the listed entries the source counts as
+        // weights, each tensor once however many names it has.
+        let inner: TensorSource = (source as? FolderSource)?.weights ?? source
+        let rules = (inner as? ParameterCountingSource)?.parameterCounting
+        var seen = Set<AnyHashable>()
+        var parameters = 0
+        for index in listed {
+            if let rules {
+                guard rules[index].counts else { continue }
+                if let tensor = rules[index].tensor, !seen.insert(tensor).inserted { continue }
+            }
+            // Sizes come from the file: a sum over many huge views saturates instead of trapping.
+            let (sum, overflow) = parameters.addingReportingOverflow(source.entries[index].elementCount)
+            parameters = overflow ? Int.max : sum
+        }
+        parameterCount = parameters
     }
 
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots),
@@ -54,8 +72,10 @@ public struct Inspection {
         NameGlob(glob).matches(name)
     }
 
-    /// Total elements across the listed tensors.
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    /// The parameter count of the listed tensors: every element of each model weight once, without
+    /// optimizer state (and, for a pickle whose top-level dict has `state_dict`, only what is under
+    /// it), tied tensors counted once (docs/cli.md, `totals.parameters`).
+    public let parameterCount: Int
     /// Total bytes across the listed tensors.
     public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 
@@ -114,4 +134,11 @@ public struct Inspection {
         members.append(("parameter_tensors", .array(quantization.parameterTensors.map { .string($0) })))
         return .object(members)
     }
+}
+
+/// Sources that say which entries count as parameters and which entries name one tensor.
+protocol ParameterCountingSource {
+    /// For each entry: whether it counts, and an identity shared by the entries that are one tensor
+    /// (`nil`: none).
+    var parameterCounting: [(counts: Bool, tensor: AnyHashable?)] { get }
 }

@@ -1,3 +1,4 @@
+import ModelFormats
 import PickleVM
 import ZipFormat
 
@@ -29,8 +30,8 @@ public enum ScanFinding: Sendable, Equatable {
     case bytesAfterStop(file: String, pickle: String, count: Int)
     /// A pickle on its own, not a torch archive.
     case barePickle(file: String)
-    /// A TorchScript archive: it holds code.
-    case torchScript(file: String)
+    /// A TorchScript archive: it holds code (the same detection and listing as `inspect`).
+    case torchScript(file: String, archive: TorchScriptArchive)
     /// Entries outside the archive's single root folder.
     case entriesOutsideRootFolder(file: String, error: ZipError)
     /// A zip entry that nothing in a torch load reads (not a known record, not a storage the
@@ -70,7 +71,7 @@ public enum ScanFinding: Sendable, Equatable {
         switch self {
         case .globalOutsideAllowlist(let file, _, _, _, _), .opcodeOutsideWeightsOnly(let file, _, _, _),
              .extensionCode(let file, _, _, _), .pickleBreaksOff(let file, _, _), .bytesAfterStop(let file, _, _),
-             .barePickle(let file), .torchScript(let file), .entriesOutsideRootFolder(let file, _),
+             .barePickle(let file), .torchScript(let file, _), .entriesOutsideRootFolder(let file, _),
              .entryNotRead(let file, _), .hiddenLocalEntry(let file, _, _), .hiddenBytes(let file, _, _, _),
              .linkLeavesFolder(let file, _), .pickleNamedSafetensors(let file, _):
             return file
@@ -93,8 +94,10 @@ public enum ScanFinding: Sendable, Equatable {
             return "\(file): \(pickle): \(count) bytes after STOP, which torch never reads"
         case .barePickle(let file):
             return "\(file): a bare pickle stream, not a torch archive: torch.load refuses it"
-        case .torchScript(let file):
-            return "\(file): a TorchScript archive: it holds code (code/, constants.pkl); torch.load(weights_only=True) refuses it"
+        case .torchScript(let file, let archive):
+            let files = archive.codeFiles.prefix(5).joined(separator: ", ") + (archive.codeFiles.count > 5 ? ", …" : "")
+            return "\(file): \(archive.summary): its code (\(files)) is compiled and run by torch.jit.load, "
+                + "and torch.load(weights_only=True) refuses it; modelfile inspect lists its tensors without running it"
         case .entriesOutsideRootFolder(let file, let error):
             return "\(file): \(error)"
         case .entryNotRead(let file, let entry):

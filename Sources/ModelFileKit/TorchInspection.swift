@@ -35,6 +35,8 @@ public struct TorchDetails {
     public let unreferencedStorageBytes: Int
     /// The checkpoint summary, when the file is a training checkpoint.
     public let checkpoint: CheckpointSummary?
+    /// What a TorchScript archive declares, when the file is one.
+    public let torchScript: TorchScriptDetails?
 
     /// The most plain values listed.
     public static let plainValueLimit = 200
@@ -51,18 +53,93 @@ public struct TorchDetails {
         storageBytes = file.storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
         unreferencedStorageBytes = file.unreferencedStorageBytes
         checkpoint = CheckpointSummary(file)
+        torchScript = file.torchScript.map { TorchScriptDetails($0, constants: file.entryRoles.filter { $0 == .torchScriptConstant }.count) }
     }
 
     /// The members this adds to the `modelfile.inspect/1` document.
     var jsonMembers: [(String, JSONValue)] {
         var members: [(String, JSONValue)] = []
         if let checkpoint { members.append(("checkpoint", checkpoint.json)) }
+        if let torchScript { members.append(("torchscript", torchScript.json)) }
         members.append(("globals", .array(globals.map { .object([("module", .string($0.module)), ("name", .string($0.name)), ("allowed", .bool($0.allowed))]) })))
         members.append(("values", .array(plainValues.map { .object([("path", .string($0.path)), ("value", .string($0.summary))]) })))
         members.append(("storages", .object([("count", .int(storageCount)), ("nbytes", .int(storageBytes)),
                                              ("unreferenced_nbytes", .int(unreferencedStorageBytes))])))
         return members
     }
+}
+
+extension TorchFile: ParameterCountingSource {
+    /// Under `state_dict` when the top-level dict has one; otherwise every weight (not optimizer
+    /// state, not a TorchScript constant). One tensor: the same storage, offset, sizes and strides.
+    var parameterCounting: [(counts: Bool, tensor: AnyHashable?)] {
+        var underStateDict = false
+        if case .dict(let top) = root, top["state_dict"] != nil { underStateDict = true }
+        return entries.indices.map { index in
+            let counts = underStateDict ? entries[index].name.hasBytePrefix("state_dict.") : entryRoles[index] == .weights
+            let record = tensors[entryTensors[index]]
+            guard let storage = record.storage else { return (counts, nil) }
+            return (counts, AnyHashable(TensorIdentity(storage: storage, offset: record.storageOffset, sizes: record.sizes, strides: record.strides)))
+        }
+    }
+}
+
+/// What `inspect` says about a TorchScript archive: the code records (never run), the classes
+/// the code declares with their parameters and buffers, and how many constants it holds.
+public struct TorchScriptDetails {
+    /// A class the code declares.
+    public struct Class: Sendable, Equatable {
+        /// Its qualified name.
+        public let name: String
+        /// Whether it is an `nn.Module`.
+        public let isModule: Bool
+        /// Its parameters and buffers, as the code declares them.
+        public let parameters: [String], buffers: [String]
+    }
+
+    /// The code records, in archive order.
+    public let codeFiles: [String]
+    /// The declared classes, sorted by name.
+    public let classes: [Class]
+    /// Constant tensors the archive holds.
+    public let constantCount: Int
+    /// Pickles in the archive that are not read.
+    public let otherPickles: [String]
+
+    init(_ script: TorchScriptContents, constants: Int) {
+        codeFiles = script.archive.codeFiles
+        classes = script.classes.keys.sorted().map { name in
+            let declaration = script.classes[name]
+            return Class(name: name, isModule: declaration?.isModule ?? false,
+                         parameters: declaration?.parameters ?? [], buffers: declaration?.buffers ?? [])
+        }
+        constantCount = constants
+        otherPickles = script.archive.otherPickles
+    }
+
+    /// The `torchscript` member of the `modelfile.inspect/1` document.
+    var json: JSONValue {
+        .object([
+            ("code_files", .array(codeFiles.map { .string($0) })),
+            ("classes", .array(classes.map { declaration in
+                .object([
+                    ("name", .string(declaration.name)), ("module", .bool(declaration.isModule)),
+                    ("parameters", .array(declaration.parameters.map { .string($0) })),
+                    ("buffers", .array(declaration.buffers.map { .string($0) })),
+                ])
+            })),
+            ("constants", .int(constantCount)),
+            ("other_pickles", .array(otherPickles.map { .string($0) })),
+        ])
+    }
+}
+
+/// What makes two pickled tensors one tensor (tied weights).
+private struct TensorIdentity: Hashable {
+    let storage: Int
+    let offset: Int
+    let sizes: [Int]
+    let strides: [Int]
 }
 
 enum TorchInspection {
@@ -77,6 +154,15 @@ enum TorchInspection {
             switch value {
             case .tensor, .storage:
                 continue
+            case .opaque:
+                // An object never loaded: an OmegaConf config shows as its keys and values.
+                // Its cost counts against this walk's budget, however often it is shared.
+                let plain = InertData.plain(value, visits: &visits, maxVisits: 1_000_000)
+                if case .opaque = plain {
+                    result.append((path.isEmpty ? "(top level)" : path, value.summary))
+                } else {
+                    pending.append((plain, path))
+                }
             case .dict(let dict):
                 if dict.entries.isEmpty { result.append((path, value.summary)) }
                 for entry in dict.entries.reversed() { pending.append((entry.value, join(path, entry.key.nameComponent))) }

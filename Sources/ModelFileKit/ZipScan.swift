@@ -32,9 +32,10 @@ enum ZipScan {
             return ScannedFile(path: name, content: .other(looksLike: other), pickles: [])
         }
         let folder = archive.rootFolder ?? ""
-        let isTorchScript = archive.entry(named: "\(folder)/constants.pkl") != nil
-            || archive.entries.contains { $0.name.hasPrefix("\(folder)/code/") }
-        if isTorchScript { findings.append(.torchScript(file: name)) }
+        // The same detection and listing as `inspect` (TorchScriptArchive).
+        let script = TorchScriptArchive.detect(in: archive)
+        let isTorchScript = script != nil
+        if let script { findings.append(.torchScript(file: name, archive: script)) }
         do { try archive.checkSingleRootFolder() } catch { findings.append(.entriesOutsideRootFolder(file: name, error: error)) }
 
         var pickles: [ScannedPickle] = []

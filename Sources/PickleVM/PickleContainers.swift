@@ -93,7 +93,8 @@ public final class PickleDict: PickleNode, @unchecked Sendable {
     }
 
     /// Whether `key` may be a dict key or set element: a string, int, big int, bool, `None`,
-    /// non-NaN float, bytes, or a tuple of those (nested at most 32 deep).
+    /// non-NaN float, bytes, a global, an object of an unknown class (by identity), or a tuple of
+    /// those (nested at most 32 deep).
     public static func isHashableKey(_ key: PickleValue) -> Bool { PickleKey(key) != nil }
 
     deinit {
@@ -113,6 +114,17 @@ public final class PickleDict: PickleNode, @unchecked Sendable {
 
     /// The number of entries.
     public var count: Int { keys.count }
+
+    /// A new, unfrozen dict with the same class, entries and build state.
+    func copied() -> PickleDict {
+        let copy = PickleDict(className: className)
+        copy.keys = keys
+        copy.values = values
+        copy.positions = positions
+        copy.buildState = buildState
+        copy.depth = depth
+        return copy
+    }
 
     /// The entries in insertion order.
     public var entries: [(key: PickleValue, value: PickleValue)] {

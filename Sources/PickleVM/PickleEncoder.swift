@@ -18,7 +18,7 @@ import ExactText
 /// | tuple | `EMPTY_TUPLE`, `TUPLE1`–`TUPLE3`, or `MARK … TUPLE` |
 /// | set | `__builtin__.set([…])` via `REDUCE` |
 /// | global | `GLOBAL`, memoized: each global is written once and fetched with `BINGET` afterwards |
-/// | object | callable, argument tuple, `REDUCE` or `NEWOBJ`, then state and `BUILD` |
+/// | object | callable, argument tuple, `REDUCE` or `NEWOBJ`, its list or dict items, then state and `BUILD` |
 /// | persistent id | the id value, then `BINPERSID` |
 ///
 /// Sharing survives: a node referenced more than once (by identity) is written once, stored with
@@ -214,6 +214,11 @@ private struct EncoderRun {
                 case .object(let object):
                     work.append(.tuple(object.arguments))
                     if let state = object.state { work.append(state) }
+                    if let items = object.listItems { work.append(contentsOf: items.items) }
+                    if let items = object.dictItems {
+                        work.append(contentsOf: items.keys)
+                        work.append(contentsOf: items.values)
+                    }
                 case .persistentID(let persistent): work.append(persistent.id)
                 default: break
                 }
@@ -331,6 +336,9 @@ private struct EncoderRun {
                 tasks.append(.opcode(.build))
                 tasks.append(.value(state))
             }
+            // A list or dict subclass's items follow the call and precede BUILD, as Python writes them.
+            if let items = object.dictItems { tasks.append(.setItemBatch(items, start: 0)) }
+            if let items = object.listItems { tasks.append(.appendBatch(items.items, start: 0)) }
             tasks.append(.memoize(ObjectIdentifier(object)))
             tasks.append(.opcode(object.kind == .reduce ? .reduce : .newObject))
             tasks.append(.value(.tuple(object.arguments)))

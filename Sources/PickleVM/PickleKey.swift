@@ -12,6 +12,10 @@ enum PickleKey: Hashable {
     case string(ExactString)
     case bytes([UInt8])
     case tuple([PickleKey])
+    /// A global (a class or function): Python hashes it by identity, and one name is one object.
+    case global(module: String, name: String)
+    /// An object of an unknown class, by identity (Python's default object hash).
+    case identity(ObjectIdentifier)
 
     /// How deeply tuples may nest inside a key; deeper keys are refused as unhashable.
     static let maximumTupleDepth = 32
@@ -21,7 +25,7 @@ enum PickleKey: Hashable {
     static let maximumElementCount = 4096
 
     /// The key for `value`, or `nil` if Python could not hash it here: a list, dict, set, call
-    /// node, persistent id, global, a NaN, or a tuple containing one of those (or nested more than
+    /// node of a known callable, persistent id, a NaN, or a tuple containing one of those (or nested more than
     /// ``maximumTupleDepth`` deep, or holding more than ``maximumElementCount`` values).
     init?(_ value: PickleValue) {
         var cost = 0
@@ -76,7 +80,12 @@ enum PickleKey: Hashable {
                 items.append(key)
             }
             self = .tuple(items)
-        case .global, .list, .dict, .set, .object, .persistentID:
+        case .global(let global):
+            cost += global.module.utf8.count + global.name.utf8.count
+            self = .global(module: global.module, name: global.name)
+        case .object(let object) where object.callable.isUnknown:
+            self = .identity(ObjectIdentifier(object))
+        case .list, .dict, .set, .object, .persistentID:
             return nil
         }
         cost += 8

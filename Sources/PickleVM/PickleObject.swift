@@ -18,14 +18,28 @@ public final class PickleObject: PickleNode, @unchecked Sendable {
     public let arguments: PickleTuple
     /// The state of a `BUILD` applied to the object, if any.
     public internal(set) var state: PickleValue?
+    /// Items `APPEND`/`APPENDS` added to the object, as Python's pickler writes a list subclass
+    /// (the unpickler keeps them only for objects of unknown classes).
+    public internal(set) var listItems: PickleList?
+    /// Entries `SETITEM`/`SETITEMS` added to the object, as Python's pickler writes a dict subclass
+    /// such as `collections.defaultdict` (the unpickler keeps them only for objects of unknown
+    /// classes).
+    public internal(set) var dictItems: PickleDict?
 
-    /// An object made by `kind` from `callable` and `arguments`, with optional `BUILD` state.
-    public init(kind: Kind, callable: PickleGlobal, arguments: PickleTuple, state: PickleValue? = nil) {
+    /// An object made by `kind` from `callable` and `arguments`, with optional `BUILD` state and
+    /// the items a list or dict subclass holds.
+    public init(
+        kind: Kind, callable: PickleGlobal, arguments: PickleTuple, state: PickleValue? = nil,
+        listItems: PickleList? = nil, dictItems: PickleDict? = nil
+    ) {
         self.kind = kind
         self.callable = callable
         self.arguments = arguments
         self.state = state
-        super.init(depth: max(arguments.depth, state?.depth ?? 0) + 1)
+        self.listItems = listItems
+        self.dictItems = dictItems
+        super.init(
+            depth: max(arguments.depth, state?.depth ?? 0, listItems?.depth ?? 0, dictItems?.depth ?? 0) + 1)
     }
 
     /// `callable(*arguments)`, with optional `BUILD` state.
@@ -37,12 +51,18 @@ public final class PickleObject: PickleNode, @unchecked Sendable {
         guard !childrenMoved else { return }
         // The argument tuple stays referenced by `arguments` until this object's storage is
         // destroyed; that release only starts the tuple's own iterative teardown.
-        PickleTeardown.dismantle(&state)
+        var items: [PickleValue] = []
+        if let listItems = listItems.take() { items.append(.list(listItems)) }
+        if let dictItems = dictItems.take() { items.append(.dict(dictItems)) }
+        if let state = state.take() { items.append(state) }
+        PickleTeardown.dismantle(&items)
     }
 
     override func moveChildren(into work: inout [PickleValue]) {
         work.append(.tuple(arguments))
         if let state = state.take() { work.append(state) }
+        if let listItems = listItems.take() { work.append(.list(listItems)) }
+        if let dictItems = dictItems.take() { work.append(.dict(dictItems)) }
         childrenMoved = true
     }
 }

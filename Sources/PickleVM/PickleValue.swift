@@ -288,6 +288,16 @@ extension PickleValue: Equatable {
                 default: return false
                 }
                 pending.append((.tuple(a.arguments), .tuple(b.arguments)))
+                switch (a.listItems, b.listItems) {
+                case (nil, nil): break
+                case (let itemsA?, let itemsB?): pending.append((.list(itemsA), .list(itemsB)))
+                default: return false
+                }
+                switch (a.dictItems, b.dictItems) {
+                case (nil, nil): break
+                case (let itemsA?, let itemsB?): pending.append((.dict(itemsA), .dict(itemsB)))
+                default: return false
+                }
             case (.persistentID(let a), .persistentID(let b)):
                 guard firstVisit(a, b) else { continue }
                 pending.append((a.id, b.id))

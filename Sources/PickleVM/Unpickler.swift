@@ -26,6 +26,17 @@
 ///
 /// Any other call stays an inert ``PickleObject``.
 ///
+/// Objects of classes the policy keeps inert (``PickleGlobalVerdict/keepInert``) are read the way
+/// Python's pickler writes them, as data:
+/// - `APPEND(S)` and `SETITEM(S)` onto such an object (a list or dict subclass, such as
+///   `collections.defaultdict`) fill its ``PickleObject/listItems`` and ``PickleObject/dictItems``;
+/// - such an object may be a dict key or set element (by identity, as Python hashes plain objects),
+///   and so may a global (a class);
+/// - when such an object's own state refers back to it (a parent link, as in OmegaConf's
+///   `_parent`), the later `BUILD` (or `SETITEM(S)`, `APPEND(S)`) gives the object a new node in
+///   the stack and the memo: references made before keep the object as it was then, so the tree
+///   never holds a cycle.
+///
 /// ```swift
 /// let unpickler = Unpickler { module, name in
 ///     module == "collections" && name == "OrderedDict" ? .allow : .refuse
@@ -97,6 +108,9 @@ struct UnpicklerMachine {
     var markBases: [Int] = []
     /// The memo: a dictionary, so huge indices cost nothing.
     var memo: [UInt32: PickleValue] = [:]
+    /// The memo indices of each inert object stored in the memo, so that an object given a new
+    /// node (``thawed(_:)``) is replaced there too. Entries may be stale; each is checked on use.
+    var memoIndicesOfInertObjects: [ObjectIdentifier: [UInt32]] = [:]
     var objectCount = 0
     var opcodeCount = 0
     /// Bytes hashed for keys and converted to bytes so far (``PickleLimits/maxDerivedByteCount``).
@@ -380,7 +394,32 @@ struct UnpicklerMachine {
         if memo[index] == nil, memo.count >= limits.maxMemoEntries {
             throw .limitExceeded(.memoEntries, limit: limits.maxMemoEntries, found: memo.count + 1, at: at)
         }
-        memo[index] = stack[stack.count - 1]
+        let value = stack[stack.count - 1]
+        memo[index] = value
+        if case .object(let object) = value, object.callable.isUnknown {
+            memoIndicesOfInertObjects[ObjectIdentifier(object), default: []].append(index)
+        }
+    }
+
+    /// A new node for the inert object `object`, which is on top of the stack and already placed
+    /// inside another value (so changing it in place could close a cycle): a copy that replaces
+    /// it on top of the stack and in the memo. Every copied item counts against the object budget.
+    mutating func thawed(_ object: PickleObject) throws(PickleError) -> PickleObject {
+        try countObjects(1 + (object.listItems?.items.count ?? 0) + 2 * (object.dictItems?.count ?? 0))
+        let copy = PickleObject(
+            kind: object.kind, callable: object.callable, arguments: object.arguments, state: object.state,
+            listItems: object.listItems.map { PickleList($0.items) }, dictItems: object.dictItems?.copied())
+        stack[stack.count - 1] = .object(copy)
+        if let indices = memoIndicesOfInertObjects.removeValue(forKey: ObjectIdentifier(object)) {
+            var moved: [UInt32] = []
+            for index in indices {
+                guard case .object(let stored)? = memo[index], stored === object else { continue }
+                memo[index] = .object(copy)
+                moved.append(index)
+            }
+            if !moved.isEmpty { memoIndicesOfInertObjects[ObjectIdentifier(copy)] = moved }
+        }
+        return copy
     }
 
     // MARK: Opcodes
@@ -434,8 +473,9 @@ struct UnpicklerMachine {
         let state = stack.removeLast()
         let target = stack[stack.count - 1]
         switch target {
-        case .object(let object):
+        case .object(var object):
             let depth = try adopt(state, parentDepth: object.depth)
+            if object.isFrozen, object.callable.isUnknown, object.state == nil { object = try thawed(object) }
             guard !object.isFrozen else { throw .frozenTarget(opcode: .build, found: .object, at: at) }
             guard object.state == nil else { throw .alreadyBuilt(found: .object, at: at) }
             object.state = state
@@ -463,9 +503,20 @@ struct UnpicklerMachine {
         try append(items, opcode: .appends)
     }
 
-    /// Appends `items` to the list on top of the stack.
-    func append(_ items: [PickleValue], opcode: PickleOpcode) throws(PickleError) {
+    /// Appends `items` to the list on top of the stack (or to an inert object's list items).
+    mutating func append(_ items: [PickleValue], opcode: PickleOpcode) throws(PickleError) {
         let target = stack[stack.count - 1]
+        if case .object(var object) = target, object.callable.isUnknown {
+            var depth = 1
+            for item in items { depth = try adopt(item, parentDepth: depth) }
+            if object.isFrozen { object = try thawed(object) }
+            let list = object.listItems ?? PickleList([])
+            list.items.append(contentsOf: items)
+            list.depth = max(list.depth, depth)
+            object.listItems = list
+            object.depth = max(object.depth, list.depth + 1)
+            return
+        }
         guard case .list(let list) = target else {
             throw .wrongOperand(opcode: opcode, operand: .appendTarget, found: target.kind, at: at)
         }
@@ -494,6 +545,23 @@ struct UnpicklerMachine {
     /// Stores the key-value pairs `items` (key, value, key, value, …) into the dict on top.
     mutating func setItems(_ items: [PickleValue], opcode: PickleOpcode) throws(PickleError) {
         let target = stack[stack.count - 1]
+        if case .object(var object) = target, object.callable.isUnknown {
+            // A dict subclass of an unknown class: its entries, kept beside its state.
+            var hashKeys: [PickleKey] = []
+            for pairStart in stride(from: 0, to: items.count, by: 2) {
+                hashKeys.append(try hashKey(items[pairStart], operand: .dictKey, opcode))
+                _ = try adopt(items[pairStart], parentDepth: 1)
+                _ = try adopt(items[pairStart + 1], parentDepth: 1)
+            }
+            if object.isFrozen { object = try thawed(object) }
+            let dict = object.dictItems ?? PickleDict(className: nil)
+            for (pairIndex, hashKey) in hashKeys.enumerated() {
+                dict.set(items[2 * pairIndex + 1], forKey: items[2 * pairIndex], hashKey: hashKey)
+            }
+            object.dictItems = dict
+            object.depth = max(object.depth, dict.depth + 1)
+            return
+        }
         guard case .dict(let dict) = target else {
             throw .wrongOperand(opcode: opcode, operand: .setItemTarget, found: target.kind, at: at)
         }

@@ -21,7 +21,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Cast floating-point tensors to f32, f16 or bf16.")
     var dtype: DTypeArgument?
 
-    @Option(name: .long, help: "Keep only the tensors under this dotted path of a pickle, named relative to it.")
+    @Option(name: .long, help: "Keep only the tensors under this dotted path of a pickle, named relative to it (default: a checkpoint's weights, named on stderr).")
     var select: String?
 
     @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from tensor names (e.g. 'model.').")
@@ -52,6 +52,22 @@ struct ConvertCommand: ParsableCommand {
         }
         return table
     }()
+
+    /// The stderr line naming the part of the input converted by default.
+    static func describe(_ selection: WeightsSelection, leftOut: Int) -> Shown {
+        let rest: Shown = leftOut == 0 ? "" : "; \(leftOut) other tensor\(leftOut == 1 ? "" : "s") left out (--select PATH picks another part)"
+        switch selection {
+        case .lightningCheckpoint:
+            return "converting \"state_dict\", the weights of a Lightning checkpoint" + rest
+        case .stateDict:
+            return "converting \"state_dict\"" + rest
+        case .trainingCheckpoint(let path):
+            return "converting \"\(name: path)\", the weights of a training checkpoint" + rest
+        case .torchScriptModule:
+            let constants: Shown = leftOut == 0 ? "" : "; \(leftOut) constant\(leftOut == 1 ? "" : "s") left out"
+            return "converting the TorchScript module's parameters and buffers (its code is not converted)" + constants
+        }
+    }
 
     func validate() throws {
         Terminal.isQuiet = quiet
@@ -86,6 +102,7 @@ struct ConvertCommand: ParsableCommand {
             let result = try Conversion.convert(input: input, output: outputPath, options: options)
             progress.finish()
             for warning in result.warnings { Terminal.warning(warning) }
+            if let selection = result.selection { Terminal.note(ConvertCommand.describe(selection, leftOut: result.leftOutTensorCount)) }
             Terminal.note("wrote \(result.tensorCount) tensors to \(result.outputs.joined(separator: ", "))")
             return 0
         }

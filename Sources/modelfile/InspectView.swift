@@ -58,6 +58,7 @@ extension TorchDetails {
     var sections: [(title: Shown, lines: [Shown])] {
         var sections: [(Shown, [Shown])] = []
         if let checkpoint { sections.append(("checkpoint", checkpoint.lines)) }
+        if let torchScript { sections.append(("TorchScript archive", torchScript.lines)) }
         sections.append(("globals", globals.map { "\($0.allowed ? "allowed" : "kept inert (not allowed)")  \(name: $0.module).\(name: $0.name)" }))
         sections.append(("values besides tensors", Formatting.table(plainValues.map { [Shown($0.path), Shown($0.summary)] })))
         let unreferenced = unreferencedStorageBytes > 0
@@ -73,8 +74,9 @@ extension CheckpointSummary {
         var lines: [Shown] = []
         var progress: [Shown] = []
         if let lightningVersion { progress.append("Lightning \(name: lightningVersion)") }
-        if let epoch { progress.append("epoch \(epoch)") }
-        if let globalStep { progress.append("global step \(globalStep)") }
+        // Shown as stored: `epoch nan`, `global step 1e+300`.
+        if let epoch { progress.append("epoch \(InertDataRendering.text(epoch))") }
+        if let globalStep { progress.append("global step \(InertDataRendering.text(globalStep))") }
         if !progress.isEmpty { lines.append(joined(progress, ", ")) }
         if let stateDictKey { lines.append("weights under \"\(name: stateDictKey)\": \(stateDictTensorCount) tensors") }
         for (i, optimizer) in optimizers.enumerated() {
@@ -96,10 +98,25 @@ extension CheckpointSummary {
             let settings = scheduler.settings.filter { $0.isScalar && !$0.key.hasPrefix("_") }.map { setting -> Shown in "\(name: setting.key) \(name: setting.summary)" }
             lines.append("scheduler \(i): \(name: scheduler.kind ?? "unknown")" + (settings.isEmpty ? "" : ", " + joined(settings, ", ")))
         }
-        if let entries = hyperParameterEntries {
-            lines.append("hyper_parameters: " + joined(entries.map { entry -> Shown in "\(name: entry.key)=\(name: entry.summary)" }, ", "))
-        }
+        if let hyperParametersText { lines.append("hyper_parameters: \(hyperParametersText)") }
         lines.append("bytes: weights \(Formatting.bytes(byteSplit.weights)), optimizer state \(Formatting.bytes(byteSplit.optimizer)), other tensors \(Formatting.bytes(byteSplit.other))")
+        return lines
+    }
+}
+
+extension TorchScriptDetails {
+    /// The code records (the first five), the module classes (the first eight), the constants and
+    /// the pickles not read.
+    var lines: [Shown] {
+        var lines: [Shown] = []
+        let more: Shown = codeFiles.count > 5 ? ", … (\(codeFiles.count) files)" : ""
+        lines.append("code: " + joined(codeFiles.prefix(5).map { Shown(name: $0) }, ", ") + more + " (read-only; never run)")
+        let modules = classes.filter(\.isModule).map(\.name)
+        if !modules.isEmpty {
+            lines.append("modules: " + joined(modules.prefix(8).map { Shown(name: $0) }, ", ") + (modules.count > 8 ? ", …" : ""))
+        }
+        lines.append("constants: \(constantCount) tensor\(constantCount == 1 ? "" : "s")")
+        if !otherPickles.isEmpty { lines.append("not read: " + joined(otherPickles.map { Shown(name: $0) }, ", ")) }
         return lines
     }
 }

@@ -17,6 +17,9 @@ struct StripCommand: ParsableCommand {
             help: "Parts to keep: optimizer, schedulers, loops, callbacks, hyper_parameters (several allowed).")
     var keep: [String] = []
 
+    @Option(name: .long, help: "Also remove the entry at this dotted path (e.g. hyper_parameters.data_dir; repeatable).")
+    var drop: [String] = []
+
     @Flag(name: .long, help: "Overwrite an existing output file.")
     var force = false
 
@@ -34,9 +37,11 @@ struct StripCommand: ParsableCommand {
 
     func run() throws {
         try Terminal.run {
-            let result = try Strip.strip(input: input, output: output, keep: Set(keep), overwrite: force,
+            let result = try Strip.strip(input: input, output: output, keep: Set(keep), drop: drop, overwrite: force,
                                          options: reading.readOptions)
-            let removed: Shown = result.removedKeys.isEmpty ? "nothing to remove" : "removed \(result.removedKeys.joined(separator: ", "))"
+            for warning in result.warnings { Terminal.warning(warning) }
+            let parts = result.removedKeys + result.droppedPaths.filter { !result.removedKeys.contains($0) }
+            let removed: Shown = parts.isEmpty ? "nothing to remove" : "removed \(parts.joined(separator: ", "))"
             Terminal.note("\(removed); \(result.inputBytes) → \(result.outputBytes) bytes")
             return 0
         }

@@ -122,7 +122,9 @@ struct TorchCLITests {
     func refuses() throws {
         let result = try modelfile("inspect", Fixture.path("torch/whole_module.pth"))
         #expect(result.status == 2)
-        #expect(result.stderr.hasSuffix("whole_module/data.pkl at byte 2: unsupported global __main__.FNNModel\n"))
+        #expect(result.stderr.hasSuffix(
+            "whole_module/data.pkl at byte 2: unsupported global __main__.FNNModel, outside the weights-only allowlist "
+                + "(--allow-unknown-objects reads it as inert data; nothing is imported or run)\n"))
         #expect(try modelfile("inspect", "--allow-unknown-objects", Fixture.path("torch/whole_module.pth")).status == 0)
     }
 

@@ -139,7 +139,14 @@ struct PickleValueTests {
         #expect(PickleDict.isHashableKey(tuple(.int(1), tuple(.string("a"), .bytes([1])))))
         #expect(!PickleDict.isHashableKey(tuple(.int(1), list())))
         #expect(!PickleDict.isHashableKey(.float(.nan)))
-        #expect(!PickleDict.isHashableKey(.global(PickleGlobal(module: "torch", name: "float32"))))
+        // A global is one object in Python (a class, a dtype): hashable by its name.
+        #expect(PickleDict.isHashableKey(.global(PickleGlobal(module: "torch", name: "float32"))))
+        // An object of an unknown class hashes by identity; a known callable's result does not hash.
+        let unknown = PickleObject(reduce: PickleGlobal(module: "enum", name: "E", isUnknown: true), arguments: [.int(1)])
+        #expect(PickleDict.isHashableKey(.object(unknown)))
+        #expect(!PickleDict.isHashableKey(.object(PickleObject(reduce: PickleGlobal(module: "torch", name: "device"), arguments: []))))
+        let byIdentity = PickleDict([(.object(unknown), .int(1)), (.object(unknown), .int(2))])
+        #expect(byIdentity.count == 1 && byIdentity.values == [.int(2)])
     }
 
     @Test("error messages are one line: location, fault, expected vs found")

@@ -30,6 +30,12 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     case quantizedAsIntegers(tensor: String, torchDType: String, scheme: String, parameterTensors: [String])
     /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
     case schedulersNotApplied(kinds: [String])
+    /// A TorchScript archive whose code does not declare the class of its top-level module, so
+    /// which attributes are parameters or buffers is unknown: every tensor attribute is listed.
+    case torchScriptUndeclaredClass(String)
+    /// `strip` left out the top-level value `key`, which holds `global`, an object that was never
+    /// loaded and so cannot be written back.
+    case inertValueLeftOut(key: String, global: String)
 
     /// The kind of warning, for programs that act on it.
     public enum Code: String, Sendable, CaseIterable {
@@ -43,6 +49,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case indexTotalSizeMismatch = "index_total_size_mismatch"
         case castLeavesTensorsUnchanged = "cast_leaves_tensors_unchanged"
         case schedulersNotApplied = "schedulers_not_applied"
+        case torchScriptUndeclaredClass = "torchscript_undeclared_class"
+        case inertValueLeftOut = "inert_value_left_out"
         case quantizedAsIntegers = "quantized_as_integers"
     }
 
@@ -59,6 +67,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .indexTotalSizeMismatch: return .indexTotalSizeMismatch
         case .castLeavesTensorsUnchanged: return .castLeavesTensorsUnchanged
         case .schedulersNotApplied: return .schedulersNotApplied
+        case .torchScriptUndeclaredClass: return .torchScriptUndeclaredClass
+        case .inertValueLeftOut: return .inertValueLeftOut
         case .quantizedAsIntegers: return .quantizedAsIntegers
         }
     }
@@ -89,6 +99,11 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
             return "quantized tensor \"\(tensor)\" (torch.\(torchDType), \(scheme)) is read as its integers; its parameters are in \(parameters.joined(separator: ", "))"
         case .schedulersNotApplied(let kinds):
             return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
+        case .torchScriptUndeclaredClass(let name):
+            return "the TorchScript code does not declare class \(name); every tensor attribute is listed, parameters and buffers alike"
+        case .inertValueLeftOut(let key, let global):
+            return "\(key) left out: it holds \(global), which was never loaded, so it cannot be written back "
+                + "for torch.load(weights_only=True)"
         }
     }
 

@@ -16,6 +16,9 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case lightningCheckpoint = "lightning-ckpt"
     /// A Hugging Face style model folder.
     case directory
+    /// A TorchScript archive (`torch.jit.save`): listed read-only, its parameters and buffers by
+    /// module path and its constants; its code is never run.
+    case torchScript = "torchscript"
 }
 
 /// One tensor as a file describes it, before its bytes are read.

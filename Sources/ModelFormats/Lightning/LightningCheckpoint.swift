@@ -1,6 +1,6 @@
 import TensorData
 
-// A typed view of a Lightning checkpoint (FORMATS.md §4): a torch.save'd dict whose keys
+// A typed view of a Lightning checkpoint (docs/formats.md, "Lightning checkpoints"): a torch.save'd dict whose keys
 // `trainer.save_checkpoint` documents (lightning/pytorch/trainer/connectors/checkpoint_connector.py
 // `dump_checkpoint`). Everything is plain data: hyper-parameters, loop progress, callbacks and
 // strings that name code (`_instantiator`, `_class_path`) are reported, never acted on.
@@ -152,9 +152,10 @@ public struct TorchSchedulerState: Sendable, Equatable {
 /// A checkpoint's contents in typed form. Every field is optional: a plain `torch.save`d
 /// training checkpoint has only some of them.
 public struct LightningCheckpoint: Sendable {
-    /// The key holding the weights (`state_dict`, `model`, `model_state_dict`, …), if found.
+    /// The dotted path of the weights (``weightsPath(in:)``: `state_dict`, `model_state_dict`,
+    /// `model.state_dict`, …), if found.
     public let stateDictKey: String?
-    /// The weights: name → ``TorchValue/tensor(_:)``.
+    /// The weights, when they are a dict: name → ``TorchValue/tensor(_:)``.
     public let stateDict: TorchDict?
     /// The optimizers (`optimizer_states`, or `optimizer` in a plain torch checkpoint).
     public let optimizers: [TorchOptimizerState]
@@ -162,23 +163,56 @@ public struct LightningCheckpoint: Sendable {
     public let optimizerKey: String?
     /// `lr_schedulers`.
     public let schedulers: [TorchSchedulerState]
-    /// `epoch` (the epoch in progress when saved; resuming uses `loops`).
+    /// `epoch` (the epoch in progress when saved; resuming uses `loops`), when it is an integer.
     public let epoch: Int?
-    /// `global_step`: optimizer steps taken.
+    /// `global_step`: optimizer steps taken, when it is an integer.
     public let globalStep: Int?
+    /// `epoch` as stored, whatever it is (a float, NaN, a huge integer): for showing.
+    public let epochValue: TorchValue?
+    /// `global_step` as stored, whatever it is: for showing.
+    public let globalStepValue: TorchValue?
     /// `pytorch-lightning_version`.
     public let lightningVersion: String?
-    /// `hyper_parameters`, as data.
+    /// `hyper_parameters`, as stored (OmegaConf containers are inert objects).
     public let hyperParameters: TorchValue?
+    /// `hyper_parameters` as plain data: OmegaConf and other inert containers replaced by the keys
+    /// and values they hold (``InertData/plain(_:)``).
+    public var hyperParameterData: TorchValue? { hyperParameters.map { InertData.plain($0) } }
     /// `loops`: the trainer's progress counters.
     public let loops: TorchValue?
     /// `callbacks`: the callbacks' state.
     public let callbacks: TorchValue?
 
-    /// Keys tried, in order, for the weights of a plain torch checkpoint.
-    public static let weightKeys = ["state_dict", "model_state_dict", "model", "net", "network", "module"]
+    /// Keys tried, in order, for the weights of a training checkpoint (docs/cli.md, `convert`).
+    public static let weightKeys = ["model_state_dict", "state_dict", "model", "module", "net"]
     /// Keys tried for the optimizer of a plain torch checkpoint.
     public static let optimizerKeys = ["optimizer_states", "optimizer", "optimizer_state_dict", "optim"]
+    /// Top-level keys that mark a training checkpoint: optimizer and scheduler state and progress
+    /// counters saved beside the weights.
+    public static let trainingKeys = optimizerKeys + [
+        "lr_schedulers", "scheduler", "scheduler_state_dict", "lr_scheduler", "epoch", "global_step", "step", "iteration",
+    ]
+
+    /// The dotted path of a checkpoint's weights: the first of ``weightKeys`` whose value holds a
+    /// tensor, or `key.state_dict` when that value is a dict whose `state_dict` holds one (a
+    /// Lightning checkpoint's `state_dict` always comes first). `nil` when none does.
+    public static func weightsPath(in top: TorchDict) -> String? {
+        let keys = top["pytorch-lightning_version"] != nil ? ["state_dict"] + weightKeys : weightKeys
+        for key in keys {
+            guard let value = top[key], value.containsTensor() else { continue }
+            if case .dict(let inner) = value, let nested = inner["state_dict"], nested.containsTensor() {
+                return key + ".state_dict"
+            }
+            return key
+        }
+        return nil
+    }
+
+    /// Whether `top` is a training checkpoint: weights (``weightsPath(in:)``) beside optimizer or
+    /// scheduler state or progress counters (``trainingKeys``).
+    public static func isTrainingCheckpoint(_ top: TorchDict) -> Bool {
+        weightsPath(in: top) != nil && trainingKeys.contains { top[$0] != nil }
+    }
 
     /// Reads the checkpoint dict `root`.
     ///
@@ -187,16 +221,12 @@ public struct LightningCheckpoint: Sendable {
         guard case .dict(let top) = root else {
             throw CheckpointError.wrongType(path: "(top level)", expected: "a checkpoint dict", found: root.summary)
         }
-        var stateDictKey: String?, stateDict: TorchDict?
-        for key in LightningCheckpoint.weightKeys {
-            if case .dict(let dict)? = top[key], dict.entries.contains(where: { if case .tensor = $0.value { return true } else { return false } }) {
-                stateDictKey = key
-                stateDict = dict
-                break
-            }
+        stateDictKey = LightningCheckpoint.weightsPath(in: top)
+        var weights: TorchValue? = nil
+        for (i, component) in (stateDictKey?.split(separator: ".") ?? []).enumerated() {
+            weights = i == 0 ? top[String(component)] : weights?[String(component)]
         }
-        self.stateDictKey = stateDictKey
-        self.stateDict = stateDict
+        if case .dict(let dict)? = weights { stateDict = dict } else { stateDict = nil }
         var optimizers: [TorchOptimizerState] = []
         var optimizerKey: String?
         for key in LightningCheckpoint.optimizerKeys {
@@ -226,15 +256,12 @@ public struct LightningCheckpoint: Sendable {
             }
         }
         self.schedulers = schedulers
-        func integer(_ key: String) throws -> Int? {
-            guard let value = top[key] else { return nil }
-            guard let number = value.intValue.flatMap({ Int(exactly: $0) }) else {
-                throw CheckpointError.wrongType(path: key, expected: "an integer", found: value.summary)
-            }
-            return number
-        }
-        epoch = try integer("epoch")
-        globalStep = try integer("global_step")
+        // Progress counters are shown as stored; only an integer is taken as a count (a NaN,
+        // 1e300 or 2**70 epoch is shown, never converted).
+        epochValue = top["epoch"]
+        globalStepValue = top["global_step"]
+        epoch = epochValue?.intValue.flatMap { Int(exactly: $0) }
+        globalStep = globalStepValue?.intValue.flatMap { Int(exactly: $0) }
         if let value = top["pytorch-lightning_version"] {
             guard let text = value.stringValue else {
                 throw CheckpointError.wrongType(path: "pytorch-lightning_version", expected: "a string", found: value.summary)

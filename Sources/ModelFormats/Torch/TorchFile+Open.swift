@@ -5,11 +5,12 @@ import ZipFormat
 
 // Opening the two containers. Zip: caffe2/serialize/inline_container.cc (the folder is the text
 // before the first "/" of the first central-directory entry; `version` is required) and
-// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load`.
+// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load` (docs/formats.md,
+// "Legacy torch files"). TorchScript: docs/formats.md, "TorchScript archives".
 
 extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
-                        globals: [PickleGlobalUse], container: Container, bigEndian: Bool)
+                        globals: [PickleGlobalUse], container: Container, bigEndian: Bool, script: TorchScriptContents?)
 
     static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
         let archive: ZipArchive
@@ -28,7 +29,7 @@ extension TorchFile {
             throw UnrecognizedFormatError(looksLike: other)
         }
         guard let folder = archive.rootFolder else { throw TorchFormatError.missingRecord("data.pkl") }
-        if archive.entry(named: "\(folder)/constants.pkl") != nil { throw TorchFormatError.torchScript }
+        let scriptArchive = TorchScriptArchive.detect(in: archive)
         guard let pickleEntry = archive.entry(named: "\(folder)/data.pkl") else { throw TorchFormatError.missingRecord("data.pkl") }
 
         // The version record: `.data/version` if present, else `version` (required, as in torch).
@@ -48,41 +49,74 @@ extension TorchFile {
             }
         }
 
-        let pickle: ZipEntryData
-        do {
-            pickle = try archive.data(of: pickleEntry, verifyingCRC: true)
-        } catch {
-            throw TorchFormatError.zip(error)
+        // A TorchScript archive's own classes (`__torch__.…`) and TorchScript's container tags
+        // (`torch.jit._pickle.…`) are kept inert without --allow-unknown-objects: they describe the
+        // module tree, and nothing is run either way. Every other global meets the usual policy.
+        let policy: PickleGlobalPolicy
+        if scriptArchive != nil {
+            let usual = options.globalPolicy
+            policy = { module, name in
+                module == "__torch__" || module.hasPrefix("__torch__.") || module == "torch.jit._pickle" ? .keepInert : usual(module, name)
+            }
+        } else {
+            policy = options.globalPolicy
         }
-        let unpickled: UnpickleResult
-        do {
-            var unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
-            unpickler.binaryStrings = .utf8  // torch.load's encoding="utf-8" for Python 2 str
-            unpickled = try unpickler.unpickle(pickle.bytes, from: 0)
-        } catch {
-            throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
+        func unpickle(_ record: String, _ entry: ZipEntry) throws -> (UnpickleResult, ZipEntryData) {
+            let pickle: ZipEntryData
+            do {
+                pickle = try archive.data(of: entry, verifyingCRC: true)
+            } catch {
+                throw TorchFormatError.zip(error)
+            }
+            let unpickled: UnpickleResult
+            do {
+                var unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: policy)
+                unpickler.binaryStrings = .utf8  // torch.load's encoding="utf-8" for Python 2 str
+                unpickled = try unpickler.unpickle(pickle.bytes, from: 0)
+            } catch {
+                throw TorchFormatError.pickle(record: "\(folder)/\(record)", error)
+            }
+            warnings += unpickled.warnings.map { .pickle(record: record, $0) }
+            if unpickled.trailingByteCount > 0 { warnings.append(.bytesAfterPickle(record: record, count: unpickled.trailingByteCount)) }
+            return (unpickled, pickle)
         }
-        warnings += unpickled.warnings.map { .pickle(record: "data.pkl", $0) }
-        if unpickled.trailingByteCount > 0 { warnings.append(.bytesAfterPickle(record: "data.pkl", count: unpickled.trailingByteCount)) }
+        let (unpickled, pickle) = try unpickle("data.pkl", pickleEntry)
 
         var table = StorageTable()
+        var recordFolder = "data"
         var interpreter = TorchInterpreter(
             maxNodes: options.maxTreeNodes,
             resolveStorage: { id, path in
                 let parsed = try PersistentID(id, path: path, legacy: false)
-                let index = try table.add(parsed, path: path)
+                let index = try table.add(parsed, path: path, recordFolder: recordFolder)
                 let storage = table.records[index]
-                guard let entry = archive.entry(named: "\(folder)/data/\(storage.key)") else {
-                    throw TorchFormatError.missingRecord("data/\(storage.key)")
+                guard let entry = archive.entry(named: "\(folder)/\(storage.recordPath)") else {
+                    throw TorchFormatError.missingRecord(storage.recordPath)
                 }
                 guard entry.uncompressedByteCount == storage.byteCount else {
-                    throw TorchFormatError.storageSizeMismatch(record: "data/\(storage.key)", expected: storage.byteCount, found: entry.uncompressedByteCount)
+                    throw TorchFormatError.storageSizeMismatch(record: storage.recordPath, expected: storage.byteCount, found: entry.uncompressedByteCount)
                 }
                 return index
             },
             storageRecord: { index in table.records[index] })
         let root = try interpreter.interpret(unpickled.value)
-        return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
+        var globals = unpickled.globals
+        var script: TorchScriptContents?
+        if let scriptArchive {
+            // The constants: a tuple of tensors whose storages are under constants/. The data.pkl
+            // tree stays alive meanwhile, so the interpreter's node identities stay unique.
+            var constants: TorchValue = .tuple([])
+            if scriptArchive.hasConstants, let entry = archive.entry(named: "\(folder)/constants.pkl") {
+                let (constantsPickle, _) = try unpickle("constants.pkl", entry)
+                recordFolder = "constants"
+                constants = try withExtendedLifetime((unpickled, pickle)) { try interpreter.interpret(constantsPickle.value) }
+                globals += constantsPickle.globals
+            }
+            let classes: [String: TorchScriptClass]
+            do { classes = try scriptArchive.classDeclarations(in: archive) } catch { throw TorchFormatError.zip(error) }
+            script = TorchScriptContents(archive: scriptArchive, classes: classes, constants: constants)
+        }
+        return (root, interpreter, table.records, globals, .zip(archive, folder: folder), bigEndian, script)
     }
 
     static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
@@ -154,7 +188,7 @@ extension TorchFile {
             throw TorchFormatError.missingStorage(key: storage.legacyView?.rootKey ?? storage.key)
         }
         if reader.remaining > 0 { warnings.append(.bytesAfterLastStorage(count: reader.remaining)) }
-        return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false)
+        return (root, interpreter, table.records, globals, .legacy(ranges: ranges), false, nil)
     }
 
     /// A short text record (`version`, `byteorder`).
@@ -240,7 +274,7 @@ struct StorageTable {
         return records[index]
     }
 
-    mutating func add(_ id: PersistentID, path: String) throws -> Int {
+    mutating func add(_ id: PersistentID, path: String, recordFolder: String = "data") throws -> Int {
         let dtype: DType?
         let torchDType: String
         let elementBytes: Int
@@ -260,19 +294,21 @@ struct StorageTable {
         let (byteCount, overflow) = id.numel.multipliedReportingOverflow(by: elementBytes)
         guard !overflow else { throw TorchFormatError.invalidPersistentID(path: path, found: "numel \(id.numel), which overflows") }
         var root = TorchStorageRecord(key: id.key, className: id.className, dtype: dtype, declaredElements: id.numel,
-                                      byteCount: byteCount, location: id.location, legacyView: nil)
+                                      byteCount: byteCount, location: id.location, legacyView: nil, recordFolder: recordFolder)
         root.torchDType = torchDType
         root.elementBytes = elementBytes
+        // A TorchScript archive's constants have their own keys ("0", …) under constants/.
+        let tableKey = ExactString(recordFolder == "data" ? id.key : root.recordPath)
         let rootIndex: Int
-        if let existing = indexByKey[ExactString(id.key)], records[existing].byteCount > 0 || records[existing].torchDType == torchDType {
+        if let existing = indexByKey[tableKey], records[existing].byteCount > 0 || records[existing].torchDType == torchDType {
             rootIndex = existing
-        } else if indexByKey[ExactString(id.key)] != nil {
+        } else if indexByKey[tableKey] != nil {
             records.append(root)  // an empty storage referenced again with another class
             rootIndex = records.count - 1
         } else {
             records.append(root)
             rootIndex = records.count - 1
-            indexByKey[ExactString(id.key)] = rootIndex
+            indexByKey[tableKey] = rootIndex
         }
         guard let view = id.view else { return rootIndex }
         if let existing = indexByKey[ExactString(view.key)] { return existing }  // the first view with a key is kept

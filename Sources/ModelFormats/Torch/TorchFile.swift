@@ -28,6 +28,12 @@ public final class TorchFile: TensorSource {
     public private(set) var warnings: [ModelFileWarning]
     /// The tensor record behind each entry.
     public let entryTensors: [Int]
+    /// What each entry is, by where it sits in the object tree.
+    public let entryRoles: [TorchEntryRole]
+    /// For a TorchScript archive (``ModelFormat/torchScript``): its code records, class
+    /// declarations and constants. The tensors are then the module's parameters and buffers by
+    /// module path (as `torch.jit.load(path).state_dict()` names them), then the constants.
+    public let torchScript: TorchScriptContents?
 
     private let file: MappedFile
     private let container: Container
@@ -49,8 +55,7 @@ public final class TorchFile: TensorSource {
         limits = options
         file = try MappedFile(path: path)
         var warnings: [ModelFileWarning] = []
-        let opened: (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord], globals: [PickleGlobalUse],
-                     container: Container, bigEndian: Bool)
+        let opened: Opened
         switch try FormatDetector.detect(bytes: file.bytes) {
         case .zipArchive: opened = try TorchFile.openZip(file, options: options, warnings: &warnings)
         case .legacyTorch: opened = try TorchFile.openLegacy(file, options: options, warnings: &warnings)
@@ -61,16 +66,31 @@ public final class TorchFile: TensorSource {
         globals = opened.globals
         container = opened.container
         isBigEndian = opened.bigEndian
+        torchScript = opened.script
 
         // Name the tensors and check each one's view against its storage. A quantized tensor
         // adds entries for its parameters (docs/cli.md "Quantized tensors").
         var records = opened.interpreter.tensors
-        let named = try TorchFile.nameTensors(root, maxNodes: options.maxTreeNodes)
+        var named = try TorchFile.nameTensors(root, maxNodes: options.maxTreeNodes, scriptClasses: opened.script?.classes)
+        if let script = opened.script {
+            if case .opaque(let module) = root, script.classes[module.qualifiedName] == nil {
+                warnings.append(.torchScriptUndeclaredClass(module.qualifiedName))
+            }
+            named += try TorchFile.nameTensors(script.constants, maxNodes: options.maxTreeNodes).map { tensor in
+                // `CONSTANTS.c0`, as the code refers to the constant (items of the tuple by index).
+                let dot = tensor.name.utf8.firstIndex(of: UInt8(ascii: ".")) ?? tensor.name.endIndex
+                let index = tensor.name[..<dot]
+                let rest = tensor.name[dot...]
+                let name = Int(index).map { TorchScriptContents.constantName($0) + rest } ?? "CONSTANTS." + tensor.name
+                return NamedTensor(name: name, record: tensor.record, role: .torchScriptConstant)
+            }
+        }
         var entries: [TensorEntry] = []
         var entryTensors: [Int] = []
+        var entryRoles: [TorchEntryRole] = []
         var geometries: [Int: TensorGeometry] = [:]
         var derivedNames: [String] = []
-        func addEntry(_ name: String, _ index: Int, quantization: TensorQuantizationInfo? = nil) throws {
+        func addEntry(_ name: String, _ index: Int, role: TorchEntryRole, quantization: TensorQuantizationInfo? = nil) throws {
             let record = records[index]
             guard let dtype = record.dtype else {
                 warnings.append(.unreadableDType(tensor: name, torchDType: record.torchDType))
@@ -106,6 +126,7 @@ public final class TorchFile: TensorSource {
             }
             entries.append(TensorEntry(name: name, dtype: dtype, shape: shape, quantization: quantization))
             entryTensors.append(index)
+            entryRoles.append(role)
         }
         func constant(_ value: Int64) -> Int {
             records.append(TorchTensorRecord(
@@ -113,9 +134,10 @@ public final class TorchFile: TensorSource {
                 strides: [], storageOffset: 0, storage: nil, isParameter: false, requiresGrad: false))
             return records.count - 1
         }
-        for (name, index) in named {
+        for tensor in named {
+            let (name, index, role) = (tensor.name, tensor.record, tensor.role)
             guard case .quantized(let quantization) = records[index].kind else {
-                try addEntry(name, index)
+                try addEntry(name, index, role: role)
                 continue
             }
             var parameters: [(String, Int)] = []
@@ -134,8 +156,8 @@ public final class TorchFile: TensorSource {
                 info = TensorQuantizationInfo(torchDType: quantization.torchDType, scheme: quantization.scheme, scale: nil,
                                               zeroPoint: nil, axis: axis, parameterTensors: parameters.map(\.0))
             }
-            try addEntry(name, index, quantization: info)
-            for (parameterName, parameterIndex) in parameters { try addEntry(parameterName, parameterIndex) }
+            try addEntry(name, index, role: role, quantization: info)
+            for (parameterName, parameterIndex) in parameters { try addEntry(parameterName, parameterIndex, role: role) }
             derivedNames += parameters.map(\.0)
             warnings.append(.quantizedAsIntegers(tensor: name, torchDType: quantization.torchDType, scheme: quantization.scheme,
                                                  parameterTensors: parameters.map(\.0)))
@@ -150,12 +172,15 @@ public final class TorchFile: TensorSource {
         tensors = records
         self.entries = entries
         self.entryTensors = entryTensors
+        self.entryRoles = entryRoles
         self.geometries = geometries
         if isBigEndian { warnings.append(.bigEndianArchive) }
         let locations = Set(opened.storages.map(\.location)).union(opened.interpreter.devices).subtracting(["cpu"])
         if !locations.isEmpty { warnings.append(.storagesOnDevices(locations.sorted())) }
         self.warnings = warnings
-        if case .dict(let top) = root, top["pytorch-lightning_version"] != nil || (top["state_dict"] != nil && top["optimizer_states"] != nil) {
+        if opened.script != nil {
+            format = .torchScript
+        } else if case .dict(let top) = root, top["pytorch-lightning_version"] != nil || (top["state_dict"] != nil && top["optimizer_states"] != nil) {
             format = .lightningCheckpoint
         } else {
             format = file.bytes.first == 0x50 ? .pytorchZip : .pytorchLegacy
@@ -284,7 +309,7 @@ public final class TorchFile: TensorSource {
         let storage = storages[storageIndex]
         switch container {
         case .zip(let archive, let folder):
-            if let entry = archive.entry(named: "\(folder)/data/\(storage.key)"), entry.isStored { file.discardPages(entry.dataRange) }
+            if let entry = archive.entry(named: "\(folder)/\(storage.recordPath)"), entry.isStored { file.discardPages(entry.dataRange) }
         case .legacy(let ranges):
             if let range = ranges[ExactString(storage.legacyView?.rootKey ?? storage.key)] { file.discardPages(range) }
         }
@@ -295,8 +320,8 @@ public final class TorchFile: TensorSource {
         let storage = storages[index]
         switch container {
         case .zip(let archive, let folder):
-            let name = "\(folder)/data/\(storage.key)"
-            guard let entry = archive.entry(named: name) else { throw TorchFormatError.missingRecord("data/\(storage.key)") }
+            let name = "\(folder)/\(storage.recordPath)"
+            guard let entry = archive.entry(named: name) else { throw TorchFormatError.missingRecord(storage.recordPath) }
             do {
                 if entry.isStored {
                     if !verifiedRecords.contains(ExactString(name)) {
@@ -323,51 +348,136 @@ public final class TorchFile: TensorSource {
 
     /// How messages name a storage's record.
     static func recordName(_ storage: TorchStorageRecord) -> String {
-        "data/\(storage.key) (\(storage.className), \(storage.byteCount) bytes)"
+        "\(storage.recordPath) (\(storage.className), \(storage.byteCount) bytes)"
     }
 
     // MARK: - Naming
 
-    /// `(dotted name, tensor index)` for every tensor reachable from `root`, depth first in
-    /// container order. Shared containers are walked once per path, within `maxNodes` visits.
-    static func nameTensors(_ root: TorchValue, maxNodes: Int) throws -> [(String, Int)] {
-        var result: [(String, Int)] = []
-        var pending: [(TorchValue, String)] = [(root, "")]
+    /// A tensor reached from the root: its dotted name, its record, and what it is.
+    struct NamedTensor: Equatable {
+        let name: String
+        let record: Int
+        let role: TorchEntryRole
+    }
+
+    /// Every tensor reachable from `root`, named by its dotted path, depth first in container
+    /// order. Shared containers are walked once per path, within `maxNodes` visits.
+    ///
+    /// Objects kept inert are walked as data (their state, arguments, and list or dict items),
+    /// except two kinds, which are named as torch names their tensors:
+    /// - a pickled `nn.Module` (an object whose state holds `_parameters` and `_modules`): exactly
+    ///   what `state_dict()` returns, its parameters, persistent buffers, then its submodules,
+    ///   recursively; `None` entries, non-persistent buffers (`_non_persistent_buffers_set`) and
+    ///   every other attribute (`_flat_weights` of an LSTM, cached tensors) are left out;
+    /// - with `scriptClasses` (a TorchScript archive), an object of a class the code declares as a
+    ///   module: the attributes its `__parameters__` and `__buffers__` list, then its submodules,
+    ///   as `torch.jit.load(path).state_dict()` names them.
+    ///
+    /// Tensors inside an optimizer's `state_dict()` (a dict holding `state` and `param_groups`) are
+    /// marked ``TorchEntryRole/optimizerState``.
+    static func nameTensors(_ root: TorchValue, maxNodes: Int, scriptClasses: [String: TorchScriptClass]? = nil) throws
+        -> [NamedTensor]
+    {
+        var result: [NamedTensor] = []
+        var pending: [(value: TorchValue, path: String, role: TorchEntryRole)] = [(root, "", .weights)]
         var visits = 0
         func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
-        while let (value, path) = pending.popLast() {
+        while let (value, path, role) = pending.popLast() {
             visits += 1
             guard visits <= maxNodes else { throw TorchFormatError.tooManyNodes(limit: maxNodes) }
             switch value {
             case .tensor(let index):
-                result.append((path.isEmpty ? "tensor" : path, index))
+                result.append(NamedTensor(name: path.isEmpty ? "tensor" : path, record: index, role: role))
             case .dict(let dict):
-                for entry in dict.entries.reversed() { pending.append((entry.value, join(path, entry.key.nameComponent))) }
+                let inner = dict["state"] != nil && dict["param_groups"] != nil ? .optimizerState : role
+                for entry in dict.entries.reversed() { pending.append((entry.value, join(path, entry.key.nameComponent), inner)) }
             case .list(let items), .tuple(let items):
-                for (i, item) in items.enumerated().reversed() { pending.append((item, join(path, String(i)))) }
+                for (i, item) in items.enumerated().reversed() { pending.append((item, join(path, String(i)), role)) }
             case .opaque(let object):
-                if case .dict(let state)? = object.state, state["_parameters"] != nil || state["_modules"] != nil {
-                    // An nn.Module kept inert: name its tensors as its state_dict() would
-                    // (parameters, buffers, then children), and anything else by its attribute.
-                    var named: [(TorchValue, String)] = []
-                    for group in ["_parameters", "_buffers", "_modules"] {
-                        guard case .dict(let members)? = state[group] else { continue }
-                        for entry in members.entries { named.append((entry.value, join(path, entry.key.nameComponent))) }
-                    }
-                    for entry in state.entries where !["_parameters", "_buffers", "_modules"].contains(entry.key.stringValue ?? "") {
-                        named.append((entry.value, join(path, entry.key.nameComponent)))
-                    }
-                    pending.append(contentsOf: named.reversed())
-                    continue
+                let members = inertMembers(of: object, scriptClasses: scriptClasses)
+                for (member, component) in members.reversed() {
+                    pending.append((member, component.map { join(path, $0) } ?? path, role))
                 }
-                if let state = object.state { pending.append((state, path)) }
-                for (i, item) in object.arguments.enumerated().reversed() { pending.append((item, join(path, String(i)))) }
             default:
                 break
             }
         }
         return result
     }
+
+    /// The values inside an inert object that can hold tensors, each with the name component it
+    /// adds (`nil`: the object's own path), in the order torch would name them.
+    static func inertMembers(of object: TorchOpaqueObject, scriptClasses: [String: TorchScriptClass]?) -> [(TorchValue, String?)] {
+        if case .dict(let state)? = object.state {
+            if let scriptClasses, let declaration = scriptClasses[object.qualifiedName], declaration.isModule {
+                return scriptModuleMembers(state, declaration: declaration, scriptClasses: scriptClasses)
+            }
+            if scriptClasses == nil, state["_parameters"] != nil, state["_modules"] != nil {
+                return moduleMembers(state)
+            }
+        }
+        var members: [(TorchValue, String?)] = []
+        if let state = object.state { members.append((state, nil)) }
+        for (i, item) in object.arguments.enumerated() { members.append((item, String(i))) }
+        for (i, item) in object.listItems.enumerated() { members.append((item, String(i))) }
+        for entry in object.dictItems?.entries ?? [] { members.append((entry.value, entry.key.nameComponent)) }
+        return members
+    }
+
+    /// What `nn.Module.state_dict()` walks (`_save_to_state_dict`, then `_modules`): parameters
+    /// that are not `None`, buffers that are neither `None` nor non-persistent, then submodules.
+    static func moduleMembers(_ state: TorchDict) -> [(TorchValue, String?)] {
+        var nonPersistent = Set<ExactString>()  // names compare by their bytes
+        switch state["_non_persistent_buffers_set"] {
+        case .set(let names)?, .list(let names)?, .tuple(let names)?: nonPersistent = Set(names.compactMap { $0.stringValue.map { ExactString($0) } })
+        default: break
+        }
+        var members: [(TorchValue, String?)] = []
+        if case .dict(let parameters)? = state["_parameters"] {
+            for entry in parameters.entries where entry.value != .none { members.append((entry.value, entry.key.nameComponent)) }
+        }
+        if case .dict(let buffers)? = state["_buffers"] {
+            for entry in buffers.entries where entry.value != .none {
+                if let name = entry.key.stringValue, nonPersistent.contains(ExactString(name)) { continue }
+                members.append((entry.value, entry.key.nameComponent))
+            }
+        }
+        if case .dict(let modules)? = state["_modules"] {
+            for entry in modules.entries where entry.value != .none { members.append((entry.value, entry.key.nameComponent)) }
+        }
+        return members
+    }
+
+    /// A TorchScript module's state dict: its declared parameters, then its declared buffers (each
+    /// in attribute order, which is the class's slot order), then attributes holding modules.
+    static func scriptModuleMembers(_ attributes: TorchDict, declaration: TorchScriptClass,
+                                    scriptClasses: [String: TorchScriptClass]) -> [(TorchValue, String?)] {
+        let parameters = Set(declaration.parameters), buffers = Set(declaration.buffers)
+        var members: [(TorchValue, String?)] = []
+        for group in [parameters, buffers] {
+            for entry in attributes.entries {
+                guard let name = entry.key.stringValue, group.contains(name), case .tensor = entry.value else { continue }
+                members.append((entry.value, name))
+            }
+        }
+        for entry in attributes.entries {
+            guard let name = entry.key.stringValue, case .opaque(let child) = entry.value,
+                  scriptClasses[child.qualifiedName]?.isModule ?? (child.module == "__torch__" || child.module.hasPrefix("__torch__."))
+            else { continue }
+            members.append((entry.value, name))
+        }
+        return members
+    }
+}
+
+/// What a tensor in a torch file is, by where it sits in the object tree.
+public enum TorchEntryRole: Sendable, Equatable {
+    /// A weight: anything not listed below.
+    case weights
+    /// Inside an optimizer's `state_dict()` (a dict holding `state` and `param_groups`).
+    case optimizerState
+    /// A TorchScript archive's constant (`CONSTANTS.c0`).
+    case torchScriptConstant
 }
 
 extension ReadOptions {

@@ -10,8 +10,6 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
     case pickle(record: String, PickleError)
     /// The zip container is malformed or refused.
     case zip(ZipError)
-    /// An archive with `constants.pkl`: TorchScript, which is code, not weights.
-    case torchScript
     /// A required record is missing from the archive.
     case missingRecord(String)
     /// The archive's version record is unreadable or newer than torch reads.
@@ -59,9 +57,14 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
     /// the file has it; whoever shows it on a terminal escapes it once (docs/security.md).
     public var description: String {
         switch self {
-        case .pickle(let record, let error): return "\(record) \(error)"
+        case .pickle(let record, let error):
+            if case .unsupportedGlobal(let module, _, _) = error,
+               !TorchGlobals.blockedModules.contains(String(module.split(separator: ".").first ?? "")) {
+                return "\(record) \(error), outside the weights-only allowlist "
+                    + "(--allow-unknown-objects reads it as inert data; nothing is imported or run)"
+            }
+            return "\(record) \(error)"
         case .zip(let error): return "\(error)"
-        case .torchScript: return "a TorchScript archive (constants.pkl): it holds code, not just weights; refused"
         case .missingRecord(let name): return "archive has no \(name) record"
         case .unsupportedVersion(let record, let found): return "\(record): version \"\(found)\"; expected 1 to 10"
         case .invalidByteOrder(let found): return "byteorder record is \"\(found)\"; expected little or big"

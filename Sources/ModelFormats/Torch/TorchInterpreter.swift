@@ -74,6 +74,8 @@ struct TorchInterpreter {
         case .object(let object):
             var result: [(PickleValue, String?)] = [(.tuple(object.arguments), nil)]
             if let state = object.state { result.append((state, nil)) }
+            if let items = object.listItems { result.append((.list(items), nil)) }
+            if let items = object.dictItems { result.append((.dict(items), nil)) }
             return result
         case .persistentID(let id): return [(id.id, nil)]
         default: return []
@@ -137,7 +139,13 @@ struct TorchInterpreter {
         let arguments = try object.arguments.items.map(value)
         let state = try object.state.map(value)
         if callable.isUnknown {
-            return .opaque(TorchOpaqueObject(module: callable.module, name: callable.name, arguments: arguments, state: state))
+            var listItems: [TorchValue] = []
+            if let items = object.listItems, case .list(let converted) = try value(.list(items)) { listItems = converted }
+            var dictItems: TorchDict?
+            if let items = object.dictItems, case .dict(let converted) = try value(.dict(items)) { dictItems = converted }
+            return .opaque(TorchOpaqueObject(
+                module: callable.module, name: callable.name, arguments: arguments, state: state, listItems: listItems,
+                dictItems: dictItems))
         }
         guard let meaning = TorchGlobals.meaning(module: callable.module, name: callable.name) else {
             throw TorchFormatError.unsupportedObject(path: path, description: "call to \(callable.qualifiedName), which is not allowed")

@@ -153,14 +153,24 @@ public struct TorchOpaqueObject: Sendable, Equatable {
     public let arguments: [TorchValue]
     /// The state BUILD would have applied.
     public let state: TorchValue?
+    /// The items APPEND(S) would have added (a list subclass).
+    public let listItems: [TorchValue]
+    /// The entries SETITEM(S) would have added (a dict subclass such as `collections.defaultdict`).
+    public let dictItems: TorchDict?
 
     /// An inert record of a call.
-    public init(module: String, name: String, arguments: [TorchValue], state: TorchValue?) {
+    public init(module: String, name: String, arguments: [TorchValue], state: TorchValue?, listItems: [TorchValue] = [],
+                dictItems: TorchDict? = nil) {
         self.module = module
         self.name = name
         self.arguments = arguments
         self.state = state
+        self.listItems = listItems
+        self.dictItems = dictItems
     }
+
+    /// `module.name`.
+    public var qualifiedName: String { "\(module).\(name)" }
 }
 
 /// One tensor rebuilt from a torch pickle: where its bytes are and how they are laid out.
@@ -280,9 +290,15 @@ public struct TorchStorageRecord: Sendable, Equatable {
     public let location: String
     /// For legacy views of another storage: the root key and the byte range within it.
     public let legacyView: (rootKey: String, byteRange: Range<Int>)?
+    /// The archive folder holding the record: `data`, or `constants` for a TorchScript archive's
+    /// constants.
+    public var recordFolder = "data"
+
+    /// The record's path inside the archive folder (`data/0`).
+    public var recordPath: String { "\(recordFolder)/\(key)" }
 
     public static func == (lhs: TorchStorageRecord, rhs: TorchStorageRecord) -> Bool {
-        lhs.key == rhs.key && lhs.className == rhs.className && lhs.dtype == rhs.dtype
+        lhs.key == rhs.key && lhs.recordFolder == rhs.recordFolder && lhs.className == rhs.className && lhs.dtype == rhs.dtype
             && lhs.declaredElements == rhs.declaredElements && lhs.location == rhs.location
             && lhs.legacyView?.rootKey == rhs.legacyView?.rootKey && lhs.legacyView?.byteRange == rhs.legacyView?.byteRange
     }
