@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// A JSON document with ordered object keys, for the `--json` outputs. (Not `indirect`: arrays
 /// already hold their elements out of line, and boxing every scalar made a 10,000-tensor
 /// document cost an allocation per number.)
@@ -50,7 +52,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .int(let value): JSONValue.appendDecimal(value, to: &out)
+        case .int(let value): DecimalText.append(value, to: &out)
         case .double(let value):
             if !value.isFinite {
                 out.append(contentsOf: "null".utf8)
@@ -102,18 +104,6 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         case .array, .object: return false
         default: return true
         }
-    }
-
-    /// Appends the decimal digits of `value` (which may be negative) without a string per number.
-    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        let magnitude = value.magnitude
-        var divisor: UInt = 1
-        while magnitude / divisor >= 10 { divisor *= 10 }
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
     }
 
     private static func appendIndent(_ level: Int, to out: inout [UInt8]) {

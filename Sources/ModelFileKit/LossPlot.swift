@@ -1,3 +1,4 @@
+import BinaryIO
 /// The loss curve as a small standalone SVG: epochs on x, loss on y, with axes and tick labels.
 public enum LossPlot {
     /// An SVG document plotting `losses` (and `validation`, dashed, when given).
@@ -11,7 +12,7 @@ public enum LossPlot {
         low -= pad; high += pad
         func x(_ epoch: Int) -> Double { left + (Double(epoch) - firstEpoch) / (lastEpoch - firstEpoch) * (width - left - right) }
         func y(_ loss: Double) -> Double { top + (high - loss) / (high - low) * (height - top - bottom) }
-        func f(_ value: Double) -> String { LossPlot.fixed(value, digits: 1) }
+        func f(_ value: Double) -> String { DecimalText.fixed(value, digits: 1) }
         func points(_ series: [(epoch: Int, loss: Double)]) -> String {
             series.filter { $0.loss.isFinite }.map { "\(f(x($0.epoch))),\(f(y($0.loss)))" }.joined(separator: " ")
         }
@@ -25,7 +26,7 @@ public enum LossPlot {
         """
         for i in 0...4 {
             let value = low + (high - low) * Double(i) / 4
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(LossPlot.fixed(value, digits: 4))</text>\n"
+            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y(value) + 4))\" text-anchor=\"end\">\(DecimalText.fixed(value, digits: 4))</text>\n"
             svg += "<line x1=\"\(f(left - 3))\" y1=\"\(f(y(value)))\" x2=\"\(f(left))\" y2=\"\(f(y(value)))\" stroke=\"black\"/>\n"
             let epoch = Int((firstEpoch + (lastEpoch - firstEpoch) * Double(i) / 4).rounded())
             svg += "<text x=\"\(f(x(epoch)))\" y=\"\(f(height - bottom + 18))\" text-anchor=\"middle\">\(epoch)</text>\n"
@@ -39,21 +40,5 @@ public enum LossPlot {
         }
         svg += "</svg>\n"
         return svg
-    }
-
-    /// `value` with exactly `digits` decimals (SVG coordinates and tick labels).
-    static func fixed(_ value: Double, digits: Int) -> String {
-        guard value.isFinite else { return String(value) }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let rounded = (value * scale).rounded() / scale
-        var text = String(rounded)
-        if let dot = text.firstIndex(of: ".") {
-            let decimals = text.distance(from: dot, to: text.endIndex) - 1
-            if digits == 0 { text = String(text[..<dot]) } else if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-        } else if digits > 0 {
-            text += "." + String(repeating: "0", count: digits)
-        }
-        return text
     }
 }

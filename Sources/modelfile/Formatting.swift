@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// Human-readable numbers and tables.
 enum Formatting {
     /// `1078565428` → `1,078,565,428`.
@@ -23,7 +25,7 @@ enum Formatting {
     /// Appends ``bytes(_:)``'s text to `out`.
     static func appendBytes(_ value: Int, to out: inout [UInt8]) {
         guard value >= 1024 else {
-            appendDecimal(value, to: &out)
+            DecimalText.append(value, to: &out)
             out.append(0x20)
             out.append(UInt8(ascii: "B"))
             return
@@ -37,28 +39,16 @@ enum Formatting {
         let factor = decimals == 0 ? 1 : (decimals == 1 ? 10 : 100)
         // value × factor cannot overflow below 2^63 / 100 bytes (92 PB); beyond that, drop precision.
         let rounded = value <= Int.max / 100 ? (value * factor + scale / 2) / scale : value / scale * factor
-        appendDecimal(rounded / factor, to: &out)
+        DecimalText.append(rounded / factor, to: &out)
         if decimals > 0 {
             out.append(UInt8(ascii: "."))
             let fraction = rounded % factor
             if decimals == 2 && fraction < 10 { out.append(UInt8(ascii: "0")) }
-            appendDecimal(fraction, to: &out)
+            DecimalText.append(fraction, to: &out)
         }
         out.append(0x20)
         let name = units[unit]
         out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-    }
-
-    /// Appends the decimal digits of `value` (which may be negative).
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        let magnitude = value.magnitude
-        var divisor: UInt = 1
-        while magnitude / divisor >= 10 { divisor *= 10 }
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
     }
 
     /// Appends `[2, 3]` for a shape.
@@ -66,7 +56,7 @@ enum Formatting {
         out.append(UInt8(ascii: "["))
         for (i, dimension) in dimensions.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")); out.append(0x20) }
-            appendDecimal(dimension, to: &out)
+            DecimalText.append(dimension, to: &out)
         }
         out.append(UInt8(ascii: "]"))
     }
@@ -78,21 +68,6 @@ enum Formatting {
         return String(value)
     }
 
-    /// `value` with exactly `digits` decimals.
-    static func fixed(_ value: Double, digits: Int) -> String {
-        guard value.isFinite else { return String(value) }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let rounded = (value * scale).rounded() / scale
-        var text = String(rounded)
-        if let dot = text.firstIndex(of: ".") {
-            let decimals = text.distance(from: dot, to: text.endIndex) - 1
-            if digits == 0 { text = String(text[..<dot]) } else if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-        } else if digits > 0 {
-            text += "." + String(repeating: "0", count: digits)
-        }
-        return text
-    }
 
     /// The widest a column is padded to; a longer cell overflows its column on its own row.
     static let maxColumnWidth = 96

@@ -1,3 +1,4 @@
+import BinaryIO
 import ExactText
 import ModelFileKit
 import ModelFormats
@@ -80,9 +81,9 @@ extension ScanReport {
 extension PredictionReport {
     /// One line of outputs per row, then the metric.
     var text: Shown {
-        var lines: [Shown] = predictions.map { row in "\(row.map { Formatting.fixed(Double($0), digits: 6) }.joined(separator: ","))" }
-        if let accuracy { lines.append("accuracy: \(Formatting.fixed(accuracy, digits: 4))") }
-        if let meanSquaredError { lines.append("mse: \(Formatting.fixed(meanSquaredError, digits: 6))") }
+        var lines: [Shown] = predictions.map { row in "\(row.map { DecimalText.fixed(Double($0), digits: 6) }.joined(separator: ","))" }
+        if let accuracy { lines.append("accuracy: \(DecimalText.fixed(accuracy, digits: 4))") }
+        if let meanSquaredError { lines.append("mse: \(DecimalText.fixed(meanSquaredError, digits: 6))") }
         return Shown.lines(lines)
     }
 }
