@@ -66,5 +66,7 @@ let package = Package(
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
         .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
+        // The library as a consumer sees it: `import ModelFile` only (TestSupport finds fixtures).
+        .testTarget(name: "LibraryTests", dependencies: ["ModelFile", "TestSupport"]),
     ]
 )

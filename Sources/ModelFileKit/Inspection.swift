@@ -79,6 +79,23 @@ public struct Inspection {
     /// Total bytes across the listed tensors.
     public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
 
+    /// The `totals` of the JSON document, as a value.
+    public struct Totals: Sendable, Equatable {
+        /// The number of tensors listed (`totals.tensors`).
+        public let tensors: Int
+        /// The parameter count (`totals.parameters`, ``Inspection/parameterCount``).
+        public let parameters: Int
+        /// Bytes across the listed tensors (`totals.nbytes`).
+        public let nbytes: Int
+    }
+
+    /// Tensor count, parameter count and bytes of the listed tensors (the JSON's `totals`).
+    public var totals: Totals { Totals(tensors: tensors.count, parameters: parameterCount, nbytes: tensorBytes) }
+
+    /// The globals a pickle names, once each, with their verdicts (the JSON's `globals`); empty for
+    /// formats without a pickle.
+    public var globals: [TorchDetails.Global] { torch?.globals ?? [] }
+
     /// Tensor count and bytes per dtype, largest first.
     public var byDType: [(dtype: DType, tensors: Int, bytes: Int)] {
         // A handful of dtypes at most: a short list beats hashing once per tensor.
@@ -116,7 +133,7 @@ public struct Inspection {
                 return .object(members)
             })),
             ("totals", .object([
-                ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(tensorBytes)),
+                ("tensors", .int(totals.tensors)), ("parameters", .int(totals.parameters)), ("nbytes", .int(totals.nbytes)),
                 ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
             ])),
         ]
