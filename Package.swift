@@ -68,5 +68,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
         // The library as a consumer sees it: `import ModelFile` only (TestSupport finds fixtures).
         .testTarget(name: "LibraryTests", dependencies: ["ModelFile", "TestSupport"]),
+        // docs/library.md, compiled and run (Tutorial.swift is generated from its code blocks).
+        .testTarget(name: "LibraryDocTests", dependencies: ["ModelFile", "TestSupport"]),
     ]
 )

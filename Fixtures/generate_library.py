@@ -331,6 +331,7 @@ def contract():
     w = torch.arange(6.0).view(2, 1, 3)
     c["squeeze"] = rec(w.squeeze())
     c["squeeze_1"] = rec(w.squeeze(1))
+    c["squeeze_1_noop"] = rec(torch.arange(6.0).view(2, 3).squeeze(1))
     c["unsqueeze_0"] = rec(w.unsqueeze(0))
     m = torch.arange(6.0).view(2, 3)
     c["t"] = rec(m.t())

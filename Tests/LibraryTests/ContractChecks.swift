@@ -207,6 +207,8 @@ extension ContractRun {
             let w = Tensor.arange(6).reshaped([2, 1, 3])
             expectClose(w.squeezed(), "squeeze", rtol: 0, atol: 0)
             expectClose(w.squeezed(axis: 1), "squeeze_1", rtol: 0, atol: 0)
+            // A dimension whose size is not 1 stays, as in torch.
+            expectClose(Tensor.arange(6).reshaped([2, 3]).squeezed(axis: 1), "squeeze_1_noop", rtol: 0, atol: 0)
             expectClose(w.unsqueezed(axis: 0), "unsqueeze_0", rtol: 0, atol: 0)
         }
         line("x.transposed(), x.transposed(0, 1)") {
