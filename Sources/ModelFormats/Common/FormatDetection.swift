@@ -38,8 +38,7 @@ public enum FormatDetector {
     ///
     /// - Throws: `FileError` if it cannot be read, `UnrecognizedFormatError` if it is not a model file.
     public static func detect(path: String) throws -> DetectedKind {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        let info = try RegularFile.status(path)
         if (info.st_mode & S_IFMT) == S_IFDIR {
             for name in folderWeightNames {
                 var entry = stat()
