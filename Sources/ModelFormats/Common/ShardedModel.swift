@@ -108,6 +108,8 @@ public final class ShardedModel: TensorSource {
     /// Where the index and the shards disagree (empty for a consistent set).
     public let disagreements: [ShardedSafetensorsError]
     private let locations: [(shard: Int, tensor: Int)]
+    /// The index file, kept open (and so claimed as an input) as long as the set is.
+    private let indexFile: MappedFile
 
     /// Opens the index at `path` and every shard beside it.
     ///
@@ -116,7 +118,7 @@ public final class ShardedModel: TensorSource {
     /// - Throws: `FileError`, the shards' format errors (naming the shard), `ShardedSafetensorsError`.
     public init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
         self.path = path
-        let indexFile = try MappedFile(path: path)
+        indexFile = try MappedFile(path: path)
         index = try SafetensorsIndex.parse(indexFile.bytes)
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var shards: [(String, TensorSource)] = []
@@ -159,14 +161,14 @@ public final class ShardedModel: TensorSource {
         self.entries = entries
         self.locations = locations
         if let declared = index.metadata["total_size"], let total = Int(declared) {
-            let actual = entries.reduce(0) { $0 + $1.byteCount }
+            let actual = entries.saturatingSum(\.byteCount)
             if total != actual {
                 warnings.append(.indexTotalSizeMismatch(declared: total, actual: actual))
             }
         }
     }
 
-    public var fileByteCount: Int { shards.reduce(0) { $0 + $1.source.fileByteCount } }
+    public var fileByteCount: Int { shards.saturatingSum(\.source.fileByteCount) }
 
     /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
     public var metadata: [String: String]? { shards.first?.source.metadata }
@@ -204,13 +206,13 @@ public enum SafetensorsShardWriter {
         var current: [Int] = []
         var size = 0
         for (index, entry) in entries.enumerated() {
-            if !current.isEmpty && size + entry.byteCount > maxShardBytes {
+            if !current.isEmpty && size.saturatingAdded(entry.byteCount) > maxShardBytes {
                 shards.append(current)
                 current = []
                 size = 0
             }
             current.append(index)
-            size += entry.byteCount
+            size = size.saturatingAdded(entry.byteCount)
         }
         if !current.isEmpty || shards.isEmpty { shards.append(current) }
         return shards
@@ -243,6 +245,8 @@ public enum SafetensorsShardWriter {
         tensorBytes: (Int) throws -> TensorBytes,
         didWrite: (Int) -> Void = { _ in }
     ) throws -> [String] {
+        // Never into a folder that holds an input (its shards would be replaced while being read).
+        try OutputTarget.checkFolder(folder)
         let groups = plan(entries: entries, maxShardBytes: maxShardBytes)
         let names = shardNames(count: groups.count)
         var written: [String] = []
@@ -254,7 +258,7 @@ public enum SafetensorsShardWriter {
             written.append(path)
         }
         if groups.count > 1 {
-            let total = entries.reduce(0) { $0 + $1.byteCount }
+            let total = entries.saturatingSum(\.byteCount)
             var weightMap: [(String, String)] = []
             for (group, name) in zip(groups, names) { for index in group { weightMap.append((entries[index].name, name)) } }
             let indexPath = folder + "/model.safetensors.index.json"

@@ -11,7 +11,7 @@ extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
                         globals: [PickleGlobalUse], container: Container, bigEndian: Bool)
 
-    static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
+    static func openZip(_ file: MappedFile, options: ReadOptions, budget: ReadBudget, warnings: inout [ModelFileWarning]) throws -> Opened {
         let archive: ZipArchive
         do {
             archive = try ZipArchive(file: file, limits: options.zipLimits)
@@ -41,6 +41,7 @@ extension TorchFile {
         }
 
         let pickle: ZipEntryData
+        if !pickleEntry.isStored { try budget.reserve(pickleEntry.uncompressedByteCount, for: "zip entry \(pickleEntry.name)") }
         do {
             pickle = try archive.data(of: pickleEntry, verifyingCRC: true)
         } catch {
@@ -129,11 +130,10 @@ extension TorchFile {
             do { declared = try reader.readLittleEndian(Int64.self) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: countOffset, needed: 8, available: reader.remaining)
             }
-            let elementBytes = storage.dtype?.byteWidth ?? 1
             guard declared == Int64(storage.declaredElements) else {
                 throw TorchFormatError.legacyStorageMismatch(key: key, at: countOffset, expected: storage.declaredElements, found: Int(clamping: declared))
             }
-            let byteCount = storage.declaredElements * elementBytes
+            let byteCount = storage.byteCount  // declaredElements × element size, checked when the id was read
             let start = reader.offset
             do { try reader.skip(byteCount) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: start, needed: byteCount, available: reader.remaining)

@@ -28,6 +28,9 @@ public final class TorchFile: TensorSource {
     public private(set) var warnings: [ModelFileWarning]
     /// The tensor record behind each entry.
     public let entryTensors: [Int]
+    /// Everything this read materialises: every tensor's bytes handed out, copies, inflated zip
+    /// entries (``ReadOptions/maxMaterializedBytes`` beyond twice the file's size).
+    public let readBudget: ReadBudget
 
     private let file: MappedFile
     private let container: Container
@@ -48,11 +51,12 @@ public final class TorchFile: TensorSource {
         self.path = path
         limits = options
         file = try MappedFile(path: path)
+        readBudget = ReadBudget(fileByteCount: file.count, limit: options.maxMaterializedBytes)
         var warnings: [ModelFileWarning] = []
         let opened: (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord], globals: [PickleGlobalUse],
                      container: Container, bigEndian: Bool)
         switch try FormatDetector.detect(bytes: file.bytes) {
-        case .zipArchive: opened = try TorchFile.openZip(file, options: options, warnings: &warnings)
+        case .zipArchive: opened = try TorchFile.openZip(file, options: options, budget: readBudget, warnings: &warnings)
         case .legacyTorch: opened = try TorchFile.openLegacy(file, options: options, warnings: &warnings)
         default: throw UnrecognizedFormatError(looksLike: "not a PyTorch file")
         }
@@ -147,7 +151,7 @@ public final class TorchFile: TensorSource {
                 let start = max(range.lowerBound, end)
                 if range.upperBound > start { used += range.upperBound - start; end = range.upperBound }
             }
-            unused += max(0, storage.byteCount - used)
+            unused = unused.saturatingAdded(max(0, storage.byteCount - used))
         }
         return unused
     }
@@ -179,19 +183,16 @@ public final class TorchFile: TensorSource {
         guard let touched = geometry.touchedElements else {
             return try RawTensor(dtype: dtype, shape: shape, bytes: .empty)
         }
-        let (storage, owner) = try storageBytes(storageIndex)
         let elementBytes = record.elementBytes
+        // Every tensor handed out counts against the read budget, borrowed or copied: one storage
+        // viewed by a million tensors, a zero-stride expansion, a byte-swapped copy.
+        let (size, overflow) = geometry.shape.elementCount.multipliedReportingOverflow(by: elementBytes)
+        try readBudget.reserve(overflow ? Int.max : size, for: "tensor \"\(name)\"")
+        let (storage, owner) = try storageBytes(storageIndex)
         let swapUnit = isBigEndian ? (dtype == .f4 ? 1 : dtype.swapUnitBytes) : 1
         if geometry.isContiguous && swapUnit == 1 {
             let range = (touched.lowerBound * elementBytes)..<((touched.upperBound + 1) * elementBytes)
             return try RawTensor(dtype: dtype, shape: shape, bytes: TensorBytes(borrowing: UnsafeRawBufferPointer(rebasing: storage[range]), owner: owner))
-        }
-        let (size, overflow) = geometry.shape.elementCount.multipliedReportingOverflow(by: elementBytes)
-        // A view never needs more bytes than its storage unless strides repeat elements (zero
-        // strides): only that amplification is bounded by the limit.
-        let allowed = max(limits.maxMaterializedBytes, storages[storageIndex].byteCount)
-        guard !overflow, size <= allowed else {
-            throw TorchFormatError.materializedTooLarge(tensor: name, bytes: overflow ? Int.max : size, limit: allowed)
         }
         let bytes = withExtendedLifetime(owner) { geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit) }
         return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
@@ -227,6 +228,7 @@ public final class TorchFile: TensorSource {
         case .zip(let archive, let folder):
             let name = "\(folder)/data/\(storage.key)"
             guard let entry = archive.entry(named: name) else { throw TorchFormatError.missingRecord("data/\(storage.key)") }
+            if !entry.isStored, inflated[name] == nil { try readBudget.reserve(entry.uncompressedByteCount, for: "zip entry \(name)") }
             do {
                 if entry.isStored {
                     if !verifiedRecords.contains(name) {
@@ -259,13 +261,18 @@ public final class TorchFile: TensorSource {
     // MARK: - Naming
 
     /// `(dotted name, tensor index)` for every tensor reachable from `root`, depth first in
-    /// container order. Shared containers are walked once per path, within `maxNodes` visits.
+    /// container order. Shared containers that hold tensors are walked once per path, within
+    /// `maxNodes` visits.
     static func nameTensors(_ root: TorchValue, maxNodes: Int) throws -> [(String, Int)] {
         var result: [(String, Int)] = []
         var pending: [(TorchValue, String)] = [(root, "")]
         var visits = 0
+        // Subtrees without tensors are skipped (each shared one is checked once), so plain data
+        // shared along 2^60 paths costs nothing here.
+        var presence = TensorPresence()
         func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
         while let (value, path) = pending.popLast() {
+            guard presence.holdsTensors(value) else { continue }
             visits += 1
             guard visits <= maxNodes else { throw TorchFormatError.tooManyNodes(limit: maxNodes) }
             switch value {

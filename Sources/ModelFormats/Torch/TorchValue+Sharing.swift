@@ -1,0 +1,76 @@
+// Shared subtrees of a torch object tree. A pickle may reference one container from many places
+// (through its memo), and the interpreter keeps that sharing: every reference holds the same
+// children array. A tree of 60 levels, each a list holding the level below twice, is 61 containers
+// but 2^60 paths, so anything that walks a tree read from a file — naming its tensors, rewriting it
+// for `strip` or `convert` — visits each container once, recognised by the identity of its
+// children array (docs/security.md, "Every resource a file controls has a budget").
+
+/// The identity of a container in a ``TorchValue`` tree: its kind and the address of its children
+/// array, which every reference to the same container shares.
+struct TorchContainerIdentity: Hashable {
+    enum Kind: UInt8 { case list, tuple, set, dict, opaque }
+    let kind: Kind
+    let address: UnsafeRawPointer
+}
+
+extension TorchValue {
+    /// The identity of this container, or `nil` for scalars, tensors and empty containers (which
+    /// hold nothing worth sharing).
+    var containerIdentity: TorchContainerIdentity? {
+        func identity<T>(_ kind: TorchContainerIdentity.Kind, _ items: [T]) -> TorchContainerIdentity? {
+            guard !items.isEmpty, let address = items.withUnsafeBufferPointer({ $0.baseAddress }) else { return nil }
+            return TorchContainerIdentity(kind: kind, address: UnsafeRawPointer(address))
+        }
+        switch self {
+        case .list(let items): return identity(.list, items)
+        case .tuple(let items): return identity(.tuple, items)
+        case .set(let items): return identity(.set, items)
+        case .dict(let dict): return identity(.dict, dict.entries)
+        case .opaque(let object): return identity(.opaque, object.arguments)
+        default: return nil
+        }
+    }
+
+    /// The values a walk over tensors descends into: dict values, list and tuple items, an inert
+    /// object's arguments and state. (Dict keys and set elements are never tensors' places.)
+    var tensorBearingChildren: [TorchValue] {
+        switch self {
+        case .dict(let dict): return dict.entries.map(\.value)
+        case .list(let items), .tuple(let items): return items
+        case .opaque(let object): return object.arguments + (object.state.map { [$0] } ?? [])
+        default: return []
+        }
+    }
+}
+
+/// Which containers of a tree hold a tensor somewhere below them, worked out once per container.
+struct TensorPresence {
+    private var memo: [TorchContainerIdentity: Bool] = [:]
+
+    /// Whether `value` is a tensor or holds one (in the places ``TorchValue/tensorBearingChildren``
+    /// lists). Iterative, and linear in the number of distinct containers.
+    mutating func holdsTensors(_ value: TorchValue) -> Bool {
+        if case .tensor = value { return true }
+        if let identity = value.containerIdentity, let known = memo[identity] { return known }
+        // Post-order over containers not yet known; identity-less containers (empty ones, inert
+        // objects without arguments) are decided from their children directly.
+        var stack: [(value: TorchValue, expanded: Bool)] = [(value, false)]
+        var decided: [Bool] = []
+        while let (current, expanded) = stack.popLast() {
+            if case .tensor = current { decided.append(true); continue }
+            if let identity = current.containerIdentity, let known = memo[identity] { decided.append(known); continue }
+            let children = current.tensorBearingChildren
+            if !expanded {
+                stack.append((current, true))
+                for child in children.reversed() { stack.append((child, false)) }
+                continue
+            }
+            let results = decided.suffix(children.count)
+            let holds = results.contains(true)
+            decided.removeLast(children.count)
+            if let identity = current.containerIdentity { memo[identity] = holds }
+            decided.append(holds)
+        }
+        return decided.last ?? false
+    }
+}
