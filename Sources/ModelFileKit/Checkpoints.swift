@@ -23,16 +23,23 @@ struct CheckpointSummary {
         return tensor.bytes.withUnsafeBytes { ElementCodec.decodeDoubles($0, dtype: tensor.dtype).first }
     }
 
+    /// A count read from a file as a number: `12` when it is a whole number `Int64` can hold, else
+    /// as it is (`nan`, `inf`, `1e+300`, `2.5`), never trapping.
+    static func wholeNumberText(_ value: Double) -> String {
+        if value.rounded() == value, let whole = Int64(exactly: value) { return String(whole) }
+        return String(value)
+    }
+
     /// Bytes of tensors under the weights, under the optimizers, and elsewhere.
     var byteSplit: (weights: Int, optimizer: Int, other: Int) {
         var split = (weights: 0, optimizer: 0, other: 0)
         for entry in file.entries {
             if let key = checkpoint.stateDictKey, entry.name.hasPrefix(key + ".") {
-                split.weights += entry.byteCount
+                split.weights = split.weights.saturatingAdded(entry.byteCount)
             } else if let key = checkpoint.optimizerKey, entry.name.hasPrefix(key + ".") {
-                split.optimizer += entry.byteCount
+                split.optimizer = split.optimizer.saturatingAdded(entry.byteCount)
             } else {
-                split.other += entry.byteCount
+                split.other = split.other.saturatingAdded(entry.byteCount)
             }
         }
         return split
@@ -90,7 +97,7 @@ struct CheckpointSummary {
             if let momentum = optimizer.number("momentum"), optimizer.kind == .sgd { parts.append("momentum \(momentum)") }
             if let decay = optimizer.number("weight_decay") { parts.append("weight_decay \(decay)") }
             if case .bool(true)? = optimizer.paramGroups.first?["amsgrad"] { parts.append("amsgrad") }
-            if let step = checkpoint.stepCount(of: optimizer, tensorValue: scalar) { parts.append("step \(Int(step))") }
+            if let step = checkpoint.stepCount(of: optimizer, tensorValue: scalar) { parts.append("step \(CheckpointSummary.wholeNumberText(step))") }
             let indices = optimizer.parameterIndices
             parts.append("\(indices.count) parameters" + (indices.isEmpty ? "" : " [\(indices.first!)…\(indices.last!)]") + ", \(optimizer.state.count) with state")
             lines.append(parts.joined(separator: ", "))
@@ -138,9 +145,12 @@ public enum Strip {
     ///
     /// - Throws: `ModelFileError` if the input is not a checkpoint dict or cannot be read.
     public static func strip(input: String, output: String, keep: Set<String>, overwrite: Bool, options: ReadOptions = ReadOptions()) throws -> Result {
+        let claim = InputClaim(path: input)
+        defer { withExtendedLifetime(claim) {} }
         let file = try attributing(to: input) { () throws -> TorchFile in
-            guard let torch = try ModelFile.open(input, options: options) as? TorchFile else {
-                throw StripError.notACheckpoint(found: "not a PyTorch or Lightning file")
+            let source = try ModelFile.open(input, options: options)
+            guard let torch = source as? TorchFile else {
+                throw StripError.notACheckpoint(found: source.format == .directory ? "a directory" : "a \(source.format.rawValue) file")
             }
             return torch
         }
@@ -159,7 +169,8 @@ public enum Strip {
                 entries.append(entry)
             }
         }
-        let (root, records) = TorchTreeRewriter.renumber(.dict(TorchDict(entries, isOrdered: top.isOrdered)))
+        let representatives = TorchTreeRewriter.tiedRepresentatives(file.tensors)
+        let (root, records) = TorchTreeRewriter.renumber(.dict(TorchDict(entries, isOrdered: top.isOrdered)), representative: { representatives[$0] })
         var tensors: [TensorEntry] = []
         for (record, name) in records {
             let info = file.tensors[record]
@@ -168,6 +179,9 @@ public enum Strip {
             }
             tensors.append(TensorEntry(name: name, dtype: dtype, shape: info.logicalShape))
         }
+        // The whole rewrite fits the read budget, or nothing is written (a rewrite writes at most
+        // about twice its input).
+        try attributing(to: input) { try file.readBudget.check(tensors.saturatingSum(\.byteCount), for: "rewriting its \(tensors.count) tensors") }
         try attributing(to: output) {
             try TorchWriter.write(to: output, object: root, tensors: tensors, overwrite: overwrite, archiveName: "archive",
                                   tensorBytes: { try file.tensor(record: records[$0].record, name: records[$0].name).bytes })
@@ -195,29 +209,34 @@ extension Conversion {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
         if let file = plan.source as? TorchFile, options.select == nil, options.stripPrefix == nil, case .dict = file.root,
            (try? LightningCheckpoint(root: file.root))?.stateDictKey != nil {
-            let (root, records) = TorchTreeRewriter.renumber(file.root)
+            let representatives = TorchTreeRewriter.tiedRepresentatives(file.tensors)
+            let (root, records) = TorchTreeRewriter.renumber(file.root, representative: { representatives[$0] })
             var tensors: [TensorEntry] = []
+            var readBytes = 0
             for (record, name) in records {
                 let info = file.tensors[record]
                 guard let dtype = info.dtype else { throw TorchFormatError.unsupportedDType(tensor: name, dtype: info.torchDType) }
                 let target = options.dtype.flatMap { dtype.isCastableFloat ? $0 : nil } ?? dtype
                 tensors.append(TensorEntry(name: name, dtype: target, shape: info.logicalShape))
+                readBytes = readBytes.saturatingAdded(TensorEntry(name: name, dtype: dtype, shape: info.logicalShape).byteCount)
             }
+            // The whole rewrite fits the read budget, or nothing is written.
+            try file.readBudget.check(readBytes, for: "rewriting its \(tensors.count) tensors")
             try TorchWriter.write(
                 to: output, object: root, tensors: tensors, overwrite: options.overwrite, archiveName: "archive",
                 tensorBytes: { index in
                     let raw = try file.tensor(record: records[index].record, name: records[index].name)
                     return ConversionPlan.cast(raw, to: tensors[index].dtype, byteCount: tensors[index].byteCount)
                 })
-            return ConversionResult(outputs: [output], tensorCount: tensors.count, tensorBytes: tensors.reduce(0) { $0 + $1.byteCount }, warnings: plan.warnings)
+            return ConversionResult(outputs: [output], tensorCount: tensors.count, tensorBytes: tensors.saturatingSum(\.byteCount), warnings: plan.warnings)
         }
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         try CheckpointWriter.writeWeights(
             entries: plan.entries, to: output, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
                 plan.release(index)
-                done += plan.entries[index].byteCount
+                done = done.saturatingAdded(plan.entries[index].byteCount)
                 options.progress?(done, total)
             })
         return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)

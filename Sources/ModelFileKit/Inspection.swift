@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import TensorData
 
@@ -53,14 +54,17 @@ public struct Inspection {
     }
 
     /// Total elements across the listed tensors.
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+    public var parameterCount: Int { tensors.saturatingSum(\.elementCount) }
     /// Total bytes across the listed tensors.
-    public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var tensorBytes: Int { tensors.saturatingSum(\.byteCount) }
 
     /// Tensor count and bytes per dtype, largest first.
     public var byDType: [(dtype: DType, tensors: Int, bytes: Int)] {
         var totals: [DType: (Int, Int)] = [:]
-        for entry in tensors { totals[entry.dtype, default: (0, 0)].0 += 1; totals[entry.dtype, default: (0, 0)].1 += entry.byteCount }
+        for entry in tensors {
+            let (count, bytes) = totals[entry.dtype, default: (0, 0)]
+            totals[entry.dtype] = (count + 1, bytes.saturatingAdded(entry.byteCount))
+        }
         return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 

@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import PickleVM
 
@@ -25,7 +26,7 @@ extension TorchFile: InspectionDetailsProviding {
             sections.insert(InspectionSection(key: "checkpoint", title: "checkpoint", json: summary.json, lines: summary.lines), at: 0)
         }
 
-        let totalStorage = storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
+        let totalStorage = storages.filter { $0.legacyView == nil }.saturatingSum(\.byteCount)
         let unreferenced = unreferencedStorageBytes
         sections.append(InspectionSection(
             key: "storages", title: "storages",

@@ -72,7 +72,10 @@ final class ProgressLine {
         lastDraw = elapsed
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(Int(rate)))/s  ETA \(Int(remaining.rounded())) s   "
+        // Both are finite and non-negative; very large ones are shown as the largest Int.
+        let rateText = byteText(rate < 9e18 ? Int(rate) : Int.max)
+        let seconds = remaining < 9e18 ? String(Int(remaining.rounded())) : "∞"
+        let text = "\r\(byteText(done)) / \(byteText(total))  \(rateText)/s  ETA \(seconds) s   "
         drawn = true
         var copy = text
         copy.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
