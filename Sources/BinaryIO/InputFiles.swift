@@ -91,14 +91,17 @@ public enum OpenInputs {
         _ = table.withLock { $0.entries.removeValue(forKey: slot) }
     }
 
-    /// The path of a claimed input that is the file `identity` names, if any.
+    /// The path of a claimed input that is the file `identity` names, if any (the earliest claimed).
     public static func input(sameAs identity: FileIdentity) -> String? {
-        table.withLock { state in state.entries.values.first { $0.identity == identity }?.path }
+        table.withLock { state in state.entries.sorted { $0.key < $1.key }.first { $0.value.identity == identity }?.value.path }
     }
 
-    /// The path of a claimed input that is the folder `identity` names or lies directly in it, if any.
+    /// The path of a claimed input that is the folder `identity` names or lies directly in it, if
+    /// any (the earliest claimed).
     public static func input(inOrAt identity: FileIdentity) -> String? {
-        table.withLock { state in state.entries.values.first { $0.identity == identity || $0.folders.contains(identity) }?.path }
+        table.withLock { state in
+            state.entries.sorted { $0.key < $1.key }.first { $0.value.identity == identity || $0.value.folders.contains(identity) }?.value.path
+        }
     }
 }
 

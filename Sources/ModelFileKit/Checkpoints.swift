@@ -177,7 +177,7 @@ public enum Strip {
             guard let dtype = info.dtype else {
                 throw ModelFileError(path: input, underlying: TorchFormatError.unsupportedDType(tensor: name, dtype: info.torchDType))
             }
-            tensors.append(TensorEntry(name: name, dtype: dtype, shape: info.logicalShape))
+            tensors.append(TensorEntry(name: name, dtype: dtype, shape: try attributing(to: input) { try TorchTreeRewriter.checkedShape(info, name: name) }))
         }
         // The whole rewrite fits the read budget, or nothing is written (a rewrite writes at most
         // about twice its input).
@@ -217,8 +217,9 @@ extension Conversion {
                 let info = file.tensors[record]
                 guard let dtype = info.dtype else { throw TorchFormatError.unsupportedDType(tensor: name, dtype: info.torchDType) }
                 let target = options.dtype.flatMap { dtype.isCastableFloat ? $0 : nil } ?? dtype
-                tensors.append(TensorEntry(name: name, dtype: target, shape: info.logicalShape))
-                readBytes = readBytes.saturatingAdded(TensorEntry(name: name, dtype: dtype, shape: info.logicalShape).byteCount)
+                let shape = try TorchTreeRewriter.checkedShape(info, name: name)
+                tensors.append(TensorEntry(name: name, dtype: target, shape: shape))
+                readBytes = readBytes.saturatingAdded(TensorEntry(name: name, dtype: dtype, shape: shape).byteCount)
             }
             // The whole rewrite fits the read budget, or nothing is written.
             try file.readBudget.check(readBytes, for: "rewriting its \(tensors.count) tensors")
@@ -240,5 +241,18 @@ extension Conversion {
                 options.progress?(done, total)
             })
         return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
+    }
+}
+
+extension TorchTreeRewriter {
+    /// A record's shape as safetensors counts it, or the error naming the tensor when its sizes
+    /// are negative or overflow (records a rewrite reaches were checked when the file was opened;
+    /// this keeps the check where the shape is built).
+    static func checkedShape(_ record: TorchTensorRecord, name: String) throws -> Shape {
+        if let shape = record.checkedLogicalShape { return shape }
+        throw TorchFormatError.invalidGeometry(tensor: name, storage: record.storage.map { "storage \($0)" } ?? "no storage",
+                                               record.sizes.contains { $0 < 0 }
+                                                   ? .negative(what: "size", value: record.sizes.first { $0 < 0 } ?? 0)
+                                                   : .overflow(sizes: record.sizes, strides: record.strides))
     }
 }

@@ -477,8 +477,8 @@ public struct SavedNetwork {
     ///
     /// - Parameter resuming: the file must be a checkpoint to continue (`train --resume`): a torch
     ///   file with a state dict of tensors, whose progress counters (`epoch`, `global_step`, the
-    ///   loops' completed epochs) are whole numbers from 0 to `Int64.max` — NaN, infinities,
-    ///   fractions, negative numbers and integers beyond 64 bits are refused by name.
+    ///   loops' completed epochs) are ints from 0 to `Int64.max` — NaN, infinities, any float,
+    ///   negative numbers and integers beyond 64 bits are refused by name.
     /// - Throws: format errors, `CheckpointError`, `TrainingError`.
     public init(path: String, resuming: Bool = false) throws {
         let source = try ModelFile.open(path)
@@ -534,15 +534,15 @@ public struct SavedNetwork {
         globalStep = step ?? 0
     }
 
-    /// A progress counter: absent, or a whole number from 0 to `Int64.max` (an int, or a float
-    /// that is one); anything else is refused with what it is.
+    /// A progress counter: absent, or an int from 0 to `Int64.max` (as Lightning writes them);
+    /// anything else — a float, even a whole one, a negative or a 65-bit int, a string — is
+    /// refused with what it is.
     static func count(_ value: TorchValue?, key: String) throws -> Int? {
         guard let value else { return nil }
         switch value {
         case .int(let number) where number >= 0:
             return Int(exactly: number)
         case .float(let number):
-            if number >= 0, number.rounded() == number, let whole = Int64(exactly: number), let count = Int(exactly: whole) { return count }
             throw TrainingError.invalidProgress(key: key, found: String(number))
         case .int(let number):
             throw TrainingError.invalidProgress(key: key, found: String(number))

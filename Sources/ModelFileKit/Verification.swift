@@ -71,7 +71,8 @@ public struct Verification {
                 checks.append(check)
             } catch let error as ReadBudgetExceeded {
                 // Every later tensor would fail the same way: one finding, and stop reading.
-                findings.append("\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
+                let place = error.what.hasPrefix("tensor ") ? "" : "tensor \"\(entry.name)\": "
+                findings.append("\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
                 break
             } catch {
                 findings.append("tensor \"\(entry.name)\": \(error)")

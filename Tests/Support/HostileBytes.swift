@@ -111,6 +111,22 @@ public enum P {
         }
     }
 
+    /// `BINFLOAT`: a float64, big-endian (NaN, infinities and 1e300 included).
+    public static func float(_ value: Double) -> [UInt8] { [0x47] + withUnsafeBytes(of: value.bitPattern.bigEndian) { Array($0) } }
+
+    /// `LONG1` of the little-endian two's-complement `bytes` (for integers beyond 64 bits).
+    public static func long1(bytes: [UInt8]) -> [UInt8] { [0x8A, UInt8(bytes.count)] + bytes }
+
+    /// `{key: value, …}` with int keys (`EMPTY_DICT`, `MARK`, pairs, `SETITEMS`).
+    public static func intKeyedDict(_ pairs: [(Int64, [UInt8])]) -> [UInt8] {
+        emptyDict + (pairs.isEmpty ? [] : mark + pairs.flatMap { int($0.0) + $0.1 } + setItems)
+    }
+
+    /// A list of the given items (`EMPTY_LIST`, `MARK`, items, `APPENDS`).
+    public static func list(_ items: [[UInt8]]) -> [UInt8] {
+        emptyList + (items.isEmpty ? [] : mark + items.joined() + appends)
+    }
+
     /// A tuple of ints (a torch size or stride).
     public static func ints(_ values: [Int64]) -> [UInt8] { tuple(values.map(int)) }
 
@@ -401,4 +417,24 @@ public func writeTemporaryFile(_ bytes: [UInt8], name: String = "hostile.pth") t
     let url = try Fixture.temporaryFolder().appendingPathComponent(name)
     try Data(bytes).write(to: url)
     return url.path
+}
+
+/// A safetensors file built field by field: the 8-byte length, the JSON header (padded with
+/// spaces to a multiple of 8), then the tensors' bytes back to back.
+public enum SafetensorsBytes {
+    public static func file(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])], metadata: [String: String] = [:]) -> [UInt8] {
+        var fields: [String] = []
+        if !metadata.isEmpty {
+            fields.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}")
+        }
+        var offset = 0
+        for tensor in tensors {
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            fields.append("\"\(tensor.name)\":{\"dtype\":\"\(tensor.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.bytes.count)]}")
+            offset += tensor.bytes.count
+        }
+        var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        return P.le(UInt64(header.count)) + header + tensors.flatMap(\.bytes)
+    }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BinaryIO
 import TensorData
 
@@ -128,7 +131,7 @@ public final class ShardedModel: TensorSource {
             do {
                 if case .shardIndex = try FormatDetector.detect(path: shardPath) { throw ShardedSafetensorsError.invalidIndex("shard \(name) is itself an index") }
                 shards.append((name, try ModelFile.openFile(shardPath, options: options)))
-            } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
+            } catch let error as FileError where (error.operation == "open" || error.operation == "stat") && !ShardedModel.exists(shardPath) {
                 throw ShardedSafetensorsError.missingShard(name)
             } catch {
                 throw ShardReadError(shard: name, underlying: error)
@@ -166,6 +169,12 @@ public final class ShardedModel: TensorSource {
                 warnings.append(.indexTotalSizeMismatch(declared: total, actual: actual))
             }
         }
+    }
+
+    /// Whether anything (even a dangling or looping link) is at `path`.
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
     }
 
     public var fileByteCount: Int { shards.saturatingSum(\.source.fileByteCount) }

@@ -45,20 +45,23 @@ extension TorchValue {
 
 /// Which containers of a tree hold a tensor somewhere below them, worked out once per container.
 struct TensorPresence {
-    private var memo: [TorchContainerIdentity: Bool] = [:]
+    /// The answer for each container seen, with the container itself: holding it keeps its
+    /// children array alive, so its address cannot be reused by another container while the memo
+    /// lives.
+    private var memo: [TorchContainerIdentity: (holds: Bool, container: TorchValue)] = [:]
 
     /// Whether `value` is a tensor or holds one (in the places ``TorchValue/tensorBearingChildren``
     /// lists). Iterative, and linear in the number of distinct containers.
     mutating func holdsTensors(_ value: TorchValue) -> Bool {
         if case .tensor = value { return true }
-        if let identity = value.containerIdentity, let known = memo[identity] { return known }
+        if let identity = value.containerIdentity, let known = memo[identity] { return known.holds }
         // Post-order over containers not yet known; identity-less containers (empty ones, inert
         // objects without arguments) are decided from their children directly.
         var stack: [(value: TorchValue, expanded: Bool)] = [(value, false)]
         var decided: [Bool] = []
         while let (current, expanded) = stack.popLast() {
             if case .tensor = current { decided.append(true); continue }
-            if let identity = current.containerIdentity, let known = memo[identity] { decided.append(known); continue }
+            if let identity = current.containerIdentity, let known = memo[identity] { decided.append(known.holds); continue }
             let children = current.tensorBearingChildren
             if !expanded {
                 stack.append((current, true))
@@ -68,7 +71,7 @@ struct TensorPresence {
             let results = decided.suffix(children.count)
             let holds = results.contains(true)
             decided.removeLast(children.count)
-            if let identity = current.containerIdentity { memo[identity] = holds }
+            if let identity = current.containerIdentity { memo[identity] = (holds, current) }
             decided.append(holds)
         }
         return decided.last ?? false
