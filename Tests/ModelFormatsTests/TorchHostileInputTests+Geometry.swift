@@ -5,7 +5,7 @@ import TensorData
 import Testing
 import TestSupport
 
-// Tensor geometry and rebuild arguments (SECURITY.md §2.3, rule 5): every offset, size, stride
+// Tensor geometry and rebuild arguments (docs/security.md, "Every number from a file is checked before use"): every offset, size, stride
 // and storage size comes from the file and is checked before any byte is touched.
 extension TorchHostileInputTests {
     /// The label errors give storage `0` as a float32 storage of `elements`.

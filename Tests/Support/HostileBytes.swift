@@ -4,7 +4,7 @@ import Foundation
 // any field, a raw-deflate encoder for long runs, and the legacy stream. Everything is built from
 // bytes here (no PickleVM, no ZipFormat), so each test shows its attack and the code under test
 // is never used to make its own input. Layouts: pickletools (opcode bytes), PKWARE APPNOTE.TXT
-// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), FORMATS.md §2–3 (torch records).
+// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), docs/formats.md (torch records).
 
 // MARK: - Pickle
 
@@ -379,7 +379,7 @@ public enum Deflate {
 // MARK: - Legacy stream
 
 /// The legacy (pre-1.6) `torch.save` stream: five pickles, then each storage as an int64
-/// element count and its bytes (FORMATS.md §3.1).
+/// element count and its bytes (docs/formats.md, "The legacy stream").
 public enum Legacy {
     /// The magic-number pickle: LONG1 0x1950A86A20F9469CFC6C.
     public static let magic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]

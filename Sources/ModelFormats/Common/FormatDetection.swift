@@ -1,6 +1,6 @@
 import BinaryIO
 
-// The content decides the format (SECURITY.md rule 13): magic bytes select the reader, never the
+// The content decides the format (docs/security.md): magic bytes select the reader, never the
 // extension. Anything else is refused with a description of what it looks like.
 
 /// What a path holds, judged from its first bytes.
@@ -29,7 +29,7 @@ public enum FormatDetector {
     /// The legacy format's first pickle: protocol 2, LONG1 of the magic number 0x1950A86A20F9469CFC6C, STOP.
     static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
 
-    /// File names a Hugging Face folder is searched for, in transformers' order (FORMATS.md §5.1).
+    /// File names a Hugging Face folder is searched for, in transformers' order (docs/formats.md, "Sharded safetensors sets and model folders").
     public static let folderWeightNames = [
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
     ]

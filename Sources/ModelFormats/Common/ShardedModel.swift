@@ -4,7 +4,7 @@ import Glibc
 import BinaryIO
 import TensorData
 
-// Sharded sets as Hugging Face writes them (FORMATS.md §1.8): an index file
+// Sharded sets as Hugging Face writes them (docs/formats.md, "Sharded safetensors sets and model folders"): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
 // next to shards named `model-00001-of-00003.safetensors`, each a complete safetensors file.
 
@@ -205,7 +205,7 @@ public struct ShardReadError: Error, CustomStringConvertible {
     public var description: String { "shard \(shard): \(underlying)" }
 }
 
-/// Writes a sharded set the way huggingface_hub does (FORMATS.md §1.8).
+/// Writes a sharded set the way huggingface_hub does (docs/formats.md, "Sharded safetensors sets and model folders").
 public enum SafetensorsShardWriter {
     /// Splits `entries` (in order) into shards of at most `maxShardBytes` of tensor data: a new
     /// shard starts when the next tensor would not fit; a tensor larger than the limit gets a

@@ -2,9 +2,9 @@ import BinaryIO
 import TensorData
 
 // Writing checkpoints that `torch.load(weights_only=True)` reads and that
-// `pytorch_lightning.Trainer.fit(model, ckpt_path=...)` resumes from (FORMATS.md §4.6): the
-// version, the exact state_dict keys, one complete optimizer state_dict per optimizer, the
-// schedulers, and `loops` progress counters for the epoch to resume at.
+// `pytorch_lightning.Trainer.fit(model, ckpt_path=...)` resumes from (docs/formats.md, "Lightning
+// checkpoints"): the version, the exact state_dict keys, one complete optimizer state_dict per
+// optimizer, the schedulers, and `loops` progress counters for the epoch to resume at.
 
 /// One optimizer's state in torch's `state_dict()` form, with tensors as stored tensors.
 public struct OptimizerStateDict: Sendable {
@@ -131,7 +131,7 @@ public enum CheckpointWriter {
     }
 
     /// Lightning's `loops` progress for a checkpoint taken after `epochsCompleted` whole epochs
-    /// (the layout `Trainer.save_checkpoint` writes; FORMATS.md §4.2). On resume, the fit loop
+    /// (the layout `Trainer.save_checkpoint` writes; docs/formats.md, "Lightning checkpoints"). On resume, the fit loop
     /// continues at epoch `epochsCompleted` and the step counters at `globalStep`.
     public static func loops(epochsCompleted: Int, globalStep: Int, stepsInLastEpoch: Int, schedulerSteps: Int) -> TorchValue {
         func d(_ pairs: (String, TorchValue)...) -> TorchValue { .dict(TorchDict(pairs.map { (key: .string($0.0), value: $0.1) })) }

@@ -5,7 +5,7 @@ import ZipFormat
 
 /// Writes `torch.save`-style zip archives that `torch.load(path, weights_only=True)` reads.
 ///
-/// The layout follows torch 2.x (FORMATS.md §2.1–2.3): records `data.pkl` (a protocol-2 pickle),
+/// The layout follows torch 2.x (docs/formats.md, "Torch zip archives"): records `data.pkl` (a protocol-2 pickle),
 /// `.format_version`, `.storage_alignment`, `byteorder`, `data/0`, `data/1`, … (one per tensor, in
 /// pickling order), `version` and `.data/serialization_id`; every record stored and its data
 /// aligned to 64 bytes with the same padding field torch uses. Each tensor is written contiguous
