@@ -104,6 +104,9 @@ public enum Conversion {
     ///
     /// - Throws: `ModelFileError` naming the file at fault; nothing is left at `output` on failure.
     public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
+        // The input (a file, an index, a folder) stays claimed until the end, so no output replaces it.
+        let claim = InputClaim(path: input)
+        defer { withExtendedLifetime(claim) {} }
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
         if let required = options.requiredInput {
             let format = (source as? FolderSource)?.weights.format ?? source.format
@@ -112,6 +115,11 @@ public enum Conversion {
             }
         }
         let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
+        // A conversion that would materialise more than the read budget allows fails before
+        // anything is written (one storage viewed by a million tensors, zero-stride expansions).
+        if let torch = (source as? FolderSource)?.weights as? TorchFile ?? source as? TorchFile {
+            try attributing(to: input) { try torch.readBudget.check(plan.entries.saturatingSum(\.byteCount), for: "converting its \(plan.entries.count) tensors") }
+        }
         var result = try write(plan, input: input, output: output, options: options)
         // A .ckpt of a whole checkpoint keeps everything: nothing was selected then.
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output)
@@ -140,14 +148,14 @@ public enum Conversion {
     }
 
     static func writeSafetensors(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
         let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
         let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
-            done += plan.entries[index].byteCount
+            done = done.saturatingAdded(plan.entries[index].byteCount)
             options.progress?(done, total)
         }
         let outputs: [String]
@@ -168,20 +176,21 @@ public enum Conversion {
     /// A `.pth` holding an OrderedDict of the tensors, as `torch.save(state_dict)` writes it.
     static func writePth(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         let object = TorchValue.dict(TorchDict(plan.entries.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
         try TorchWriter.write(
             to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
                 plan.release(index)
-                done += plan.entries[index].byteCount
+                done = done.saturatingAdded(plan.entries[index].byteCount)
                 options.progress?(done, total)
             })
         return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
     }
 
     private static func ensureFolder(_ path: String) throws {
+        try OutputTarget.checkFolder(path)
         var info = stat()
         if stat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw ConversionError.shardOutputNotAFolder }

@@ -82,9 +82,9 @@ struct FolderScan {
                     files.append(ScannedFile(path: file, content: .notRead, pickles: []))
                     continue
                 }
-                guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                    throw FileError(path: file, operation: "open", message: "is not a regular file")
-                }
+                // A FIFO, socket or device among the files is named, never opened.
+                guard stat(full, &info) == 0 else { throw RegularFile.openError(file, errno: errno) }
+                if let refusal = FileKind(mode: info.st_mode).refusal { throw FileError(path: file, operation: "open", message: refusal) }
                 var found: [ScanFinding] = []
                 let scanned = try FileScan.scan(path: full, name: file, strict: mustBeModel, findings: &found)
                 files.append(scanned)

@@ -57,12 +57,11 @@ public struct ScanReport {
     ///   HTML page, …), or (for a single file) its container is malformed.
     public static func scan(path: String) throws -> ScanReport {
         try attributing(to: path) {
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
-            if (info.st_mode & S_IFMT) == S_IFDIR { return try FolderScan(folder: path).run() }
-            guard (info.st_mode & S_IFMT) == S_IFREG else {
-                throw FileError(path: path, operation: "open", message: "is not a regular file")
-            }
+            // A FIFO, socket or device is named before anything opens it (docs/security.md, "Paths").
+            let info = try RegularFile.status(path)
+            let kind = FileKind(mode: info.st_mode)
+            if kind == .directory { return try FolderScan(folder: path).run() }
+            if let refusal = kind.refusal { throw FileError(path: path, operation: "open", message: refusal) }
             if case .shardIndex? = try? FormatDetector.detect(path: path) { return try FolderScan(index: path).run() }
             var findings: [ScanFinding] = []
             let file = try FileScan.scan(path: path, name: path, strict: true, findings: &findings)

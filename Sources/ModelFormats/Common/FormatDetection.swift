@@ -35,7 +35,7 @@ public enum FormatDetector {
     /// The legacy format's first pickle: protocol 2, LONG1 of the magic number 0x1950A86A20F9469CFC6C, STOP.
     static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
 
-    /// File names a Hugging Face folder is searched for, in transformers' order (docs/cli.md, "General rules").
+    /// File names a Hugging Face folder is searched for, in transformers' order (docs/formats.md, "Sharded sets").
     public static let folderWeightNames = [
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
     ]
@@ -44,8 +44,7 @@ public enum FormatDetector {
     ///
     /// - Throws: `FileError` if it cannot be read, `UnrecognizedFormatError` if it is not a model file.
     public static func detect(path: String) throws -> DetectedKind {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        let info = try RegularFile.status(path)
         if (info.st_mode & S_IFMT) == S_IFDIR {
             for name in folderWeightNames {
                 var entry = stat()

@@ -41,8 +41,14 @@ public struct TensorEntry: Sendable, Equatable {
         self.quantization = quantization
     }
 
-    /// Bytes of the tensor when stored contiguously.
-    public var byteCount: Int { dtype.byteCount(elementCount: shape.elementCount) ?? 0 }
+    /// Bytes of the tensor when stored contiguously: `Int.max` when that overflows (a meta tensor
+    /// may declare more elements than any file holds), 0 for sub-byte elements that do not fill
+    /// whole bytes.
+    public var byteCount: Int {
+        guard let elements = shape.checkedElementCount else { return .max }
+        if let bytes = dtype.byteCount(elementCount: elements) { return bytes }
+        return elements.multipliedReportingOverflow(by: dtype.bitWidth).overflow ? .max : 0
+    }
     /// Number of elements.
     public var elementCount: Int { shape.elementCount }
 
