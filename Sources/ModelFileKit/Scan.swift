@@ -67,6 +67,8 @@ public struct ScanReport {
                 return try scanZip(path)
             case .legacyTorch:
                 return try scanLegacy(path)
+            case .numpyArray, .numpyArchive:
+                return try scanNumPy(path)
             }
         }
     }

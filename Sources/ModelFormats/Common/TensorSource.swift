@@ -16,6 +16,10 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case lightningCheckpoint = "lightning-ckpt"
     /// A Hugging Face style model folder.
     case directory
+    /// A NumPy `.npy` file: one array.
+    case numpyNpy = "numpy-npy"
+    /// A NumPy `.npz` archive: a zip of `.npy` members.
+    case numpyNpz = "numpy-npz"
 }
 
 /// One tensor as a file describes it, before its bytes are read.
