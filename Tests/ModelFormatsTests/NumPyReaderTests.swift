@@ -90,6 +90,15 @@ struct NumPyReaderTests {
         #expect(npz.warnings.isEmpty)
     }
 
+    @Test("detection: the .npy magic, and a zip whose first member is a .npy")
+    func detection() throws {
+        func detect(_ bytes: [UInt8]) throws -> DetectedKind { try bytes.withUnsafeBytes { try FormatDetector.detect(bytes: $0) } }
+        #expect(try detect(NPY.magic + [1, 0, 0, 0]) == .numpyArray)
+        #expect(try detect(TorchZip(records: [.init("a.npy", [1])]).bytes) == .numpyArchive)
+        #expect(try detect(TorchZip(records: [.init("archive/data.pkl", [1]), .init("b.npy", [1])]).bytes) == .zipArchive)
+        #expect(try detect(TorchZip(records: [.init("npy", [1])]).bytes) == .zipArchive)
+    }
+
     @Test("Fortran order is transposed to row-major exactly")
     func fortranValues() throws {
         let file = try NumPyFile(path: Fixture.path("numpy/fortran_f4.npy"))
