@@ -88,14 +88,7 @@ public final class NumPyFile: TensorSource {
             guard entry.name.hasSuffix(".npy") else { throw NumPyError(member: entry.name, .notAnArrayMember) }
             let prefix: [UInt8]
             do {
-                if entry.isStored {
-                    let stored = try archive.storedBytes(of: entry)
-                    prefix = Array(stored.prefix(NumPyHeader.maxPreambleBytes))
-                } else {
-                    let compressed = UnsafeRawBufferPointer(rebasing: archive.bytes[entry.dataRange])
-                    prefix = try NumPyInflate.prefix(
-                        of: compressed, count: min(entry.uncompressedByteCount, NumPyHeader.maxPreambleBytes), entry: entry)
-                }
+                prefix = try memberPrefix(archive, entry)
             } catch {
                 throw NumPyError(member: entry.name, .zip(error))
             }
@@ -107,6 +100,14 @@ public final class NumPyFile: TensorSource {
             arrays.append(array)
         }
         return arrays
+    }
+
+    /// The first bytes of a member, enough for any preamble and header: read in place when stored,
+    /// inflated only that far when deflated.
+    static func memberPrefix(_ archive: ZipArchive, _ entry: ZipEntry) throws(ZipError) -> [UInt8] {
+        let count = min(entry.uncompressedByteCount, NumPyHeader.maxPreambleBytes)
+        if entry.isStored { return Array(try archive.storedBytes(of: entry).prefix(count)) }
+        return try NumPyInflate.prefix(of: UnsafeRawBufferPointer(rebasing: archive.bytes[entry.dataRange]), count: count, entry: entry)
     }
 
     /// Parses and checks one array's header at the start of `bytes`.
@@ -163,7 +164,13 @@ public final class NumPyFile: TensorSource {
     }
 
     public func releaseMemory(forTensorAt index: Int) {
-        if let range = fileRange(of: arrays[index]) { file.discardPages(range) }
+        let array = arrays[index]
+        if let range = fileRange(of: array) {
+            file.discardPages(range)
+        } else if let memberIndex = array.memberIndex, let archive {
+            // A deflated member: its inflated buffer goes with the tensor; drop the compressed pages.
+            file.discardPages(archive.entries[memberIndex].dataRange)
+        }
     }
 
     /// Hints the kernel to read the whole file ahead, in order.

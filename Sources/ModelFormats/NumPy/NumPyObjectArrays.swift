@@ -56,14 +56,7 @@ public enum NumPyObjectArrays {
                 guard entry.name.hasSuffix(".npy") else { throw NumPyError(member: entry.name, .notAnArrayMember) }
                 let header: NumPyHeader
                 do {
-                    let prefix: [UInt8]
-                    if entry.isStored {
-                        prefix = Array(try archive.storedBytes(of: entry).prefix(NumPyHeader.maxPreambleBytes))
-                    } else {
-                        prefix = try NumPyInflate.prefix(
-                            of: UnsafeRawBufferPointer(rebasing: archive.bytes[entry.dataRange]),
-                            count: min(entry.uncompressedByteCount, NumPyHeader.maxPreambleBytes), entry: entry)
-                    }
+                    let prefix = try NumPyFile.memberPrefix(archive, entry)
                     header = try prefix.withUnsafeBytes { bytes throws(NumPyError) in try NumPyHeader.parse(bytes, maxRank: options.maxTensorRank) }
                 } catch let error as NumPyError {
                     throw error.inMember(entry.name)
