@@ -73,11 +73,13 @@ public struct Inspection {
             ("file_bytes", .int(fileBytes)),
             ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0, .string(meta[$0] ?? "")) }) } ?? .null),
             ("tensors", .array(tensors.map { entry in
-                .object([
+                var members: [(String, JSONValue)] = [
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),
                     ("shape", .array(entry.shape.dimensions.map { .int($0) })),
                     ("numel", .int(entry.elementCount)), ("nbytes", .int(entry.byteCount)),
-                ])
+                ]
+                if let quantization = entry.quantization { members.append(("quantization", Inspection.json(quantization))) }
+                return .object(members)
             })),
             ("totals", .object([
                 ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(tensorBytes)),
@@ -86,6 +88,16 @@ public struct Inspection {
         ]
         for section in sections { members.append((section.key, section.json)) }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
+        return .object(members)
+    }
+
+    /// The `quantization` member of a tensor (docs/cli.md "Quantized tensors").
+    static func json(_ quantization: TensorQuantizationInfo) -> JSONValue {
+        var members: [(String, JSONValue)] = [("dtype", .string(quantization.torchDType)), ("scheme", .string(quantization.scheme))]
+        if let scale = quantization.scale { members.append(("scale", .double(scale))) }
+        if let zeroPoint = quantization.zeroPoint { members.append(("zero_point", .int(Int(zeroPoint)))) }
+        if let axis = quantization.axis { members.append(("axis", .int(axis))) }
+        members.append(("parameter_tensors", .array(quantization.parameterTensors.map { .string($0) })))
         return .object(members)
     }
 
@@ -109,7 +121,10 @@ public struct Inspection {
             lines.append("no tensors")
         } else {
             var rows: [[String]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
-            for entry in tensors { rows.append([entry.name, entry.dtype.rawValue, entry.shape.description, Formatting.bytes(entry.byteCount)]) }
+            for entry in tensors {
+                let dtype = entry.quantization.map { "\(entry.dtype.rawValue) (\($0.torchDType))" } ?? entry.dtype.rawValue
+                rows.append([entry.name, dtype, entry.shape.description, Formatting.bytes(entry.byteCount)])
+            }
             lines.append(Formatting.table(rows))
         }
         lines.append("")

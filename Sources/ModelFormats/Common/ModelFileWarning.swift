@@ -26,6 +26,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     case indexTotalSizeMismatch(declared: Int, actual: Int)
     /// `convert --dtype` leaves these tensors (floating types it does not cast) unchanged.
     case castLeavesTensorsUnchanged(names: [String])
+    /// A quantized tensor is read as its integers, with its parameters in separate tensors.
+    case quantizedAsIntegers(tensor: String, torchDType: String, scheme: String, parameterTensors: [String])
     /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
     case schedulersNotApplied(kinds: [String])
 
@@ -41,6 +43,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case indexTotalSizeMismatch = "index_total_size_mismatch"
         case castLeavesTensorsUnchanged = "cast_leaves_tensors_unchanged"
         case schedulersNotApplied = "schedulers_not_applied"
+        case quantizedAsIntegers = "quantized_as_integers"
     }
 
     /// The kind of this warning.
@@ -56,6 +59,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .indexTotalSizeMismatch: return .indexTotalSizeMismatch
         case .castLeavesTensorsUnchanged: return .castLeavesTensorsUnchanged
         case .schedulersNotApplied: return .schedulersNotApplied
+        case .quantizedAsIntegers: return .quantizedAsIntegers
         }
     }
 
@@ -81,6 +85,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .castLeavesTensorsUnchanged(let names):
             let listed = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "--dtype leaves \(names.count) tensor(s) of other float types unchanged: \(listed)"
+        case .quantizedAsIntegers(let tensor, let torchDType, let scheme, let parameters):
+            return "quantized tensor \"\(tensor)\" (torch.\(torchDType), \(scheme)) is read as its integers; its parameters are in \(parameters.joined(separator: ", "))"
         case .schedulersNotApplied(let kinds):
             return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
         }
