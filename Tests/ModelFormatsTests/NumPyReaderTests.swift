@@ -1,5 +1,5 @@
 import Foundation
-import ModelFormats
+@testable import ModelFormats
 import TensorData
 import Testing
 import TestSupport
@@ -107,6 +107,24 @@ struct NumPyReaderTests {
         #expect(try big.tensor(at: 0).bytes.values(as: Int16.self) == (0..<24).map(Int16.init))
         let bytes = try NumPyFile(path: Fixture.path("numpy/fortran_u1_5d.npy"))
         #expect(try bytes.tensor(at: 0).bytes.array == (0..<72).map(UInt8.init))
+    }
+
+    @Test("the element-by-element transpose (widths no dtype has) agrees with index arithmetic")
+    func transposeFallback() {
+        let shape = [2, 3, 4], width = 3
+        let source = (0..<(24 * width)).map { UInt8($0 % 256) }
+        var output = [UInt8](repeating: 0, count: source.count)
+        source.withUnsafeBytes { from in
+            output.withUnsafeMutableBytes { to in
+                if let a = from.baseAddress, let b = to.baseAddress { NumPyReorder.transposeFortran(a, b, shape: shape, elementBytes: width) }
+            }
+        }
+        var expected: [UInt8] = []
+        for i in 0..<2 { for j in 0..<3 { for k in 0..<4 {
+            let fortran = i + 2 * j + 6 * k
+            expected += source[(fortran * width)..<((fortran + 1) * width)]
+        } } }
+        #expect(output == expected)
     }
 
     @Test("little-endian C-ordered data is borrowed from the mapping; swapped data is copied")

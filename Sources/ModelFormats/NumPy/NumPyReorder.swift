@@ -43,7 +43,18 @@ enum NumPyReorder {
         case 4: transpose(source, destination, dims: dims, as: UInt32.self)
         case 8: transpose(source, destination, dims: dims, as: UInt64.self)
         case 16: transpose(source, destination, dims: dims, as: SIMD2<UInt64>.self)
-        default: preconditionFailure("no NumPy dtype has \(elementBytes)-byte elements")
+        default:
+            // No dtype read here has another width; copy element by element all the same.
+            var sourceStrides = [Int](repeating: 1, count: dims.count)
+            for axis in 1..<dims.count { sourceStrides[axis] = sourceStrides[axis - 1] * dims[axis - 1] }
+            for index in 0..<count {
+                var remainder = index, sourceElement = 0
+                for axis in stride(from: dims.count - 1, through: 0, by: -1) {
+                    sourceElement += (remainder % dims[axis]) * sourceStrides[axis]
+                    remainder /= dims[axis]
+                }
+                (destination + index * elementBytes).copyMemory(from: source + sourceElement * elementBytes, byteCount: elementBytes)
+            }
         }
     }
 
