@@ -479,6 +479,29 @@ struct RobustnessCorpusTests {
         try Self.expect(["verify", bombPath], in: folder, status: 0)
     }
 
+    @Test("scan charges inflated pickle records to the read budget too")
+    func scanBudget() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // data.pkl deflated: a small pickle, then 64 MiB of zeros after its STOP.
+        let pickle = P.pickle(P.stateDict([]))
+        let inflated = 64 << 20
+        var zip = TorchZip(pickle: pickle, storages: [])
+        let pickleIndex = try #require(zip.index(of: "archive/data.pkl"))
+        let whole = pickle + [UInt8](repeating: 0, count: inflated - pickle.count)
+        zip.records[pickleIndex].deflated = Deflate.run(prefix: pickle, of: 0, count: inflated - pickle.count)
+        zip.records[pickleIndex].uncompressedByteCount = UInt32(inflated)
+        zip.records[pickleIndex].crc = CRC32Table.checksum(whole)
+        let bomb = zip.bytes
+        let path = try Self.write(bomb, "deflated.pth", in: folder)
+        try Self.expect(["scan", path, "--limits", "maxMaterializedBytes=1MiB"], in: folder, status: 2,
+                        stderr: "modelfile: error: \(path): zip entry archive/data.pkl needs 67108864 bytes, over the read budget of "
+                            + "\(2 * bomb.count + (1 << 20)) bytes (limit maxMaterializedBytes = 1048576, plus twice the file's \(bomb.count) bytes; "
+                            + "0 already materialised); raise it with --limits maxMaterializedBytes=VALUE if the file is trusted\n")
+        let scanned = try Self.expect(["scan", path], in: folder, status: 1)
+        #expect(scanned.stdout.contains("bytes after STOP, which no load reads"))
+    }
+
     // MARK: - The input is never the output
 
     @Test("convert, strip and train refuse an output that is an input (the file, a link to it, a shard, a folder holding it), even with --force")

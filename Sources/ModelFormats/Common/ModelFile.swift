@@ -51,6 +51,7 @@ public enum ModelFile {
         case .safetensors: return try SafetensorsFile(path: path)
         case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
+        case .numpyArray, .numpyArchive: return try NumPyFile(path: path, options: options)
         case .directory: return try open(path, options: options)
         }
     }

@@ -11,7 +11,7 @@ import ZipFormat
 /// `optimizer.state.0.exp_avg`), so a plain state dict keeps its keys. Tensor bytes are read on
 /// request: zero-copy when the record is stored, little-endian and the view contiguous; copied
 /// (gathered, byte-swapped) otherwise.
-public final class TorchFile: TensorSource {
+public final class TorchFile: ReadBudgeted {
     public let path: String
     public let format: ModelFormat
     /// The object tree the pickle holds.
