@@ -24,7 +24,7 @@ TYPE = re.compile(r"^\s*" + ATTRIBUTES + r"(?:(?:public|open|internal|fileprivat
 # Standard-library protocol witnesses: documented by the protocol they implement.
 WITNESSES = re.compile(r"\b(?:var (?:description|debugDescription|errorDescription|underestimatedCount)\b|"
                        r"func (?:==|<|hash\(into|makeIterator\(\)|next\(\)|encode\(to)|"
-                       r"init\((?:stringLiteral|integerLiteral|floatLiteral|from decoder|arrayLiteral|dictionaryLiteral)\b)")
+                       r"init\((?:stringLiteral|integerLiteral|floatLiteral|booleanLiteral|nilLiteral|unicodeScalarLiteral|extendedGraphemeClusterLiteral|from decoder|arrayLiteral|dictionaryLiteral)\b)")
 
 
 def strip_strings(line):

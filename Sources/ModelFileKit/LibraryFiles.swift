@@ -45,7 +45,9 @@ extension ModelFile {
     ///   `safetensors.torch.save_file` writes it;
     /// - `.pth`, `.pt`, `.bin`: an `OrderedDict` of the tensors, as `torch.save(state_dict)`
     ///   writes it (`torch.load(weights_only=True)` reads it);
-    /// - `.ckpt`: a Lightning checkpoint holding the tensors as its `state_dict`.
+    /// - `.ckpt`: a Lightning checkpoint holding the tensors as its `state_dict`;
+    /// - `.npz`: one `NAME.npy` member per tensor, as `numpy.savez` writes it; `.npy`: the one
+    ///   tensor of a state dict that holds exactly one, as `numpy.save` writes it.
     ///
     /// Tensors are written in their own dtypes and names, in order.
     ///
@@ -70,6 +72,13 @@ extension ModelFile {
                 try TorchWriter.write(stateDict, to: path, overwrite: true)
             case .ckpt:
                 try CheckpointWriter.writeWeights(entries: entries, to: path, overwrite: true, tensorBytes: { items[$0].tensor.bytes })
+            case .npz:
+                try NumPyWriter.writeNpz(to: path, entries: entries, overwrite: true, tensorBytes: { items[$0].tensor.bytes })
+            case .npy:
+                guard let entry = entries.first, let item = items.first, entries.count == 1 else {
+                    throw LibraryFileError.npyHoldsOneTensor(count: entries.count)
+                }
+                try NumPyWriter.writeNpy(to: path, entry: entry, overwrite: true, tensorBytes: { item.tensor.bytes })
             }
         }
     }
@@ -104,6 +113,10 @@ public enum SavedFormat: String, Sendable, CaseIterable {
     case pth
     /// `.ckpt`: a Lightning checkpoint.
     case ckpt
+    /// `.npz`: a NumPy archive of `.npy` members.
+    case npz
+    /// `.npy`: one NumPy array.
+    case npy
 
     /// The format named by the extension of `path` (case-insensitive), or `nil`.
     public init?(pathExtensionOf path: String) {
@@ -113,6 +126,8 @@ public enum SavedFormat: String, Sendable, CaseIterable {
         case "safetensors": self = .safetensors
         case "pth", "pt", "bin": self = .pth
         case "ckpt": self = .ckpt
+        case "npz": self = .npz
+        case "npy": self = .npy
         default: return nil
         }
     }
@@ -127,6 +142,8 @@ public enum LibraryFileError: Error, Equatable, CustomStringConvertible {
     case unknownExtension(path: String)
     /// Metadata was given for a format that has no place for it.
     case metadataNotStored(format: String)
+    /// A `.npy` file holds one array; the state dict has `count` tensors.
+    case npyHoldsOneTensor(count: Int)
 
     /// One line: what was asked and what is possible.
     public var description: String {
@@ -136,6 +153,8 @@ public enum LibraryFileError: Error, Equatable, CustomStringConvertible {
             return "the extension names no format the library writes (\(known); .pt and .bin are written as .pth)"
         case .metadataNotStored(let format):
             return "\(format) files have no place for string metadata (safetensors has)"
+        case .npyHoldsOneTensor(let count):
+            return "a .npy file holds one array; the state dict has \(count) tensors (save it as .npz)"
         }
     }
 }

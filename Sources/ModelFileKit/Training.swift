@@ -10,6 +10,7 @@ import Glibc
 
 /// The optimizers `train` offers.
 public enum OptimizerKind: String, Sendable, CaseIterable {
+    /// SGD (with optional momentum), Adam, AdamW, with PyTorch's defaults.
     case sgd, adam, adamw
 }
 
@@ -26,17 +27,27 @@ public struct TrainingConfiguration: Sendable {
     public var target: String?
     /// Layer sizes, input first; `nil` for 8,6,4,2,1 with the input size taken from the data.
     public var layerSizes: [Int]?
+    /// The activation after each hidden layer (and the output, for BCE).
     public var activation: Activation = .sigmoid
+    /// The loss.
     public var loss: LossKind = .bce
+    /// The optimizer.
     public var optimizer: OptimizerKind = .sgd
+    /// The learning rate.
     public var learningRate = 0.01
+    /// SGD's momentum.
     public var momentum = 0.0
     /// `nil` for the optimizer's default (0; 0.01 for AdamW).
     public var weightDecay: Double?
+    /// Examples per batch.
     public var batchSize = 32
+    /// Passes over the training rows.
     public var epochs = 100
+    /// Whether each epoch visits the rows in a new random order.
     public var shuffle = true
+    /// The seed of the initialisation, the shuffling and the validation split.
     public var seed: UInt64 = 0
+    /// Whether inputs are standardised with statistics fitted on the training rows.
     public var standardize = false
     /// The fraction of rows held out for validation (0 for none).
     public var validationSplit = 0.0
@@ -78,6 +89,7 @@ public struct TrainingResult: Sendable {
     public let startEpoch: Int
     /// Classification accuracy (BCE, cross-entropy) or mean squared error (MSE) of the final network.
     public let accuracy: Double?
+    /// The mean squared error (MSE) of the final network, or `nil` for classification.
     public let meanSquaredError: Double?
     /// Where the metric was measured: "training data" or "validation split".
     public let evaluatedOn: String
@@ -115,10 +127,15 @@ public struct TrainingResult: Sendable {
 
 /// A problem with a training request or its data.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    /// The first layer size is not the number of input columns.
     case layersDoNotFitData(layers: [Int], features: Int)
+    /// A setting outside its range (named in the text).
     case invalidSetting(String)
+    /// Cross-entropy targets that are not class indices below the number of outputs.
     case targetsNotClassIndices(column: String, classes: Int, found: Float)
+    /// An optimizer that cannot be resumed or used.
     case unsupportedOptimizer(String)
+    /// An output path whose extension names no format train writes.
     case unknownOutputFormat(String)
     /// Neither a CSV path nor CSV text was given.
     case noData

@@ -522,6 +522,15 @@ extension ContractRun {
             expectClose(embeddings[0], shape: [embeddings.shape.last ?? 0], (bert["word_embeddings_row_0"] as? [Double] ?? []).map { Float($0) },
                         rtol: 0, atol: 0, "word embeddings row 0")
         }
+        line("NumPy: an .npz's arrays by name, an .npy's array under its file name") {
+            let npz = files["npz"] as? [String: Any] ?? [:]
+            let archive = try ModelFile.load(fixture("fnn.npz"))
+            expect(archive.names == npz["names"] as? [String], "fnn.npz names \(archive.names)")
+            try expectStateDict(archive, fnn["state"], "fnn.npz")
+            let array = try ModelFile.load(fixture("linear1_weight.npy"))
+            expect(array.names == ["linear1_weight"], "linear1_weight.npy names \(array.names)")
+            expectClose(try tensor(named: "linear1_weight", in: array), "linear1_weight", in: npz, rtol: 0, atol: 0)
+        }
         line("refusals (unknown globals, corrupt files) are thrown as typed errors whose description names the refused global or the place of the fault") {
             do {
                 _ = try ModelFile.load(fixture("evil.pth"))
@@ -548,6 +557,12 @@ extension ContractRun {
                    "the file differs from safetensors.torch.save_file's")
             try ModelFile.save(weights, to: work + "/plain.safetensors")
             try expectStateDict(try ModelFile.load(work + "/plain.safetensors"), fnn["state"], ordered: false, "without metadata")
+        }
+        line("format by extension: .npz") {
+            let inOrder = try ModelFile.load(fixture("fnn.pth"))
+            try ModelFile.save(inOrder, to: work + "/out.npz")
+            try expectStateDict(try ModelFile.load(work + "/out.npz"), fnn["state"], "out.npz")
+            expect(try ModelFile.inspect(work + "/out.npz").format == .numpyNpz, "out.npz is not a NumPy archive")
         }
         line("format by extension: .pth/.pt/.bin") {
             let inOrder = try ModelFile.load(fixture("fnn.pth"))
