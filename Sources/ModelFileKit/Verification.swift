@@ -24,8 +24,8 @@ public struct Verification {
     public let format: ModelFormat?
     /// Per-tensor results (empty when the file could not be read).
     public let tensors: [TensorCheck]
-    /// Problems found, one line each.
-    public let findings: [String]
+    /// Problems found, as typed values (``VerificationFinding``: a `code` and a `message`).
+    public let findings: [VerificationFinding]
     /// Non-fatal notes.
     public let warnings: [ModelFileWarning]
 
@@ -54,13 +54,15 @@ public struct Verification {
         } catch {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
         }
-        var findings: [String] = []
+        var findings: [VerificationFinding] = []
         if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.format) {
-            findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
+            findings.append(.extensionMismatch(extension: named, content: source.format))
         }
-        if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel { findings += sharded.disagreements.map(\.description) }
+        if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel {
+            findings += sharded.disagreements.map { .shardDisagreement($0) }
+        }
         if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
-            findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
+            findings.append(.bytesAfterPickle)
         }
         var checks: [TensorCheck] = []
         for (index, entry) in source.entries.enumerated() {
@@ -73,16 +75,16 @@ public struct Verification {
                         invalidBools: entry.dtype == .bool ? bytes.reduce(0) { $0 + ($1 > 1 ? 1 : 0) } : touch(bytes))
                 }
                 source.releaseMemory(forTensorAt: index)
-                if check.nonFinite > 0 { findings.append("tensor \"\(entry.name)\": \(check.nonFinite) of \(entry.elementCount) values are NaN or infinite") }
-                if check.invalidBools > 0 { findings.append("tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
+                if check.nonFinite > 0 { findings.append(.nonFiniteValues(tensor: entry.name, count: check.nonFinite, elementCount: entry.elementCount)) }
+                if check.invalidBools > 0 { findings.append(.invalidBools(tensor: entry.name, count: check.invalidBools)) }
                 checks.append(check)
             } catch let error as ReadBudgetExceeded {
                 // Every later tensor would fail the same way: one finding, and stop reading.
-                let place = error.what.hasPrefix("tensor ") ? "" : "tensor \"\(entry.name)\": "
-                findings.append("\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
+                findings.append(.readBudgetExceeded(tensor: entry.name, error: error, unreadTensors: source.entries.count - index,
+                                                    tensorCount: source.entries.count))
                 break
             } catch {
-                findings.append("tensor \"\(entry.name)\": \(error)")
+                findings.append(.unreadableTensor(tensor: entry.name, error: error))
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
@@ -95,16 +97,15 @@ public struct Verification {
         return false
     }
 
-    /// A reading error, with what it probably means for a downloaded file.
-    static func explain(_ error: Error, path: String) -> String {
-        let message = String(describing: error)
-        guard case .zip(let zipError)? = error as? TorchFormatError else { return message }
-        let size = (try? MappedFile(path: path).count) ?? 0
+    /// A reading error as a finding: a zip archive whose end is missing is what an interrupted
+    /// download leaves.
+    static func explain(_ error: Error, path: String) -> VerificationFinding {
+        guard case .zip(let zipError)? = error as? TorchFormatError else { return .unreadable(error: error) }
         switch zipError {
         case .endRecordNotFound, .centralDirectoryOutsideFile, .entryDataOutsideFile, .localHeaderOutsideFile, .truncated:
-            return "truncated: the file (\(size) bytes) starts as a zip archive but its end is missing, as after an interrupted download (\(message))"
+            return .truncatedArchive(fileByteCount: (try? MappedFile(path: path).count) ?? 0, error: error)
         default:
-            return message
+            return .unreadable(error: error)
         }
     }
 
@@ -131,8 +132,87 @@ public struct Verification {
             ("tensors", .array(tensors.map { check in
                 .object([("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))])
             })),
-            ("findings", .array(findings.map { .string($0) })),
+            ("findings", .array(findings.map { .string($0.message) })),
             ("warnings", .array(warnings.map { .string($0.message) })),
         ])
     }
+}
+
+/// Something `verify` found, with the facts it concerns. `code` names the kind for programs;
+/// `message` is the one line the command shows (text from the file in it unescaped).
+public enum VerificationFinding: CustomStringConvertible {
+    /// The file could not be read as its format (the reader's error says where and why).
+    case unreadable(error: any Error)
+    /// A zip archive whose end is missing, as an interrupted download leaves it.
+    case truncatedArchive(fileByteCount: Int, error: any Error)
+    /// The extension names one format and the content is another.
+    case extensionMismatch(extension: OutputFormat, content: ModelFormat)
+    /// A sharded set's index and shards disagree.
+    case shardDisagreement(ShardedSafetensorsError)
+    /// `data.pkl` holds bytes after its STOP, which torch never reads.
+    case bytesAfterPickle
+    /// `count` of the tensor's `elementCount` values are NaN or infinite.
+    case nonFiniteValues(tensor: String, count: Int, elementCount: Int)
+    /// `count` bytes of a bool tensor are neither 0 nor 1.
+    case invalidBools(tensor: String, count: Int)
+    /// Reading the tensor would go over the read budget; it and the tensors after it
+    /// (`unreadTensors` of `tensorCount`) were not read.
+    case readBudgetExceeded(tensor: String, error: ReadBudgetExceeded, unreadTensors: Int, tensorCount: Int)
+    /// The tensor's bytes could not be read (missing, out of bounds, inconsistent).
+    case unreadableTensor(tensor: String, error: any Error)
+
+    /// The kind of finding, for programs.
+    public var code: String {
+        switch self {
+        case .unreadable: return "unreadable"
+        case .truncatedArchive: return "truncated_archive"
+        case .extensionMismatch: return "extension_mismatch"
+        case .shardDisagreement: return "shard_disagreement"
+        case .bytesAfterPickle: return "bytes_after_pickle"
+        case .nonFiniteValues: return "non_finite_values"
+        case .invalidBools: return "invalid_bools"
+        case .readBudgetExceeded: return "read_budget_exceeded"
+        case .unreadableTensor: return "unreadable_tensor"
+        }
+    }
+
+    /// The tensor the finding is about, if it is about one.
+    public var tensor: String? {
+        switch self {
+        case .nonFiniteValues(let tensor, _, _), .invalidBools(let tensor, _), .readBudgetExceeded(let tensor, _, _, _),
+             .unreadableTensor(let tensor, _):
+            return tensor
+        default:
+            return nil
+        }
+    }
+
+    /// One line (text from the file unescaped: a terminal shows it escaped).
+    public var message: String {
+        switch self {
+        case .unreadable(let error):
+            return "\(error)"
+        case .truncatedArchive(let size, let error):
+            return "truncated: the file (\(size) bytes) starts as a zip archive but its end is missing, as after an interrupted download (\(error))"
+        case .extensionMismatch(let named, let content):
+            return "the extension says \(named.rawValue), but the content is \(content.rawValue)"
+        case .shardDisagreement(let problem):
+            return problem.description
+        case .bytesAfterPickle:
+            return "data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)"
+        case .nonFiniteValues(let tensor, let count, let elementCount):
+            return "tensor \"\(tensor)\": \(count) of \(elementCount) values are NaN or infinite"
+        case .invalidBools(let tensor, let count):
+            return "tensor \"\(tensor)\": \(count) bool bytes are neither 0 nor 1"
+        case .readBudgetExceeded(let tensor, let error, let unread, let total):
+            // The budget error names the tensor itself when the bytes were the tensor's.
+            let place = error.tensor.map { $0.isByteEqual(to: tensor) } == true ? "" : "tensor \"\(tensor)\": "
+            return "\(place)\(error); \(unread) of \(total) tensors not read"
+        case .unreadableTensor(let tensor, let error):
+            return "tensor \"\(tensor)\": \(error)"
+        }
+    }
+
+    /// ``message``.
+    public var description: String { message }
 }

@@ -160,7 +160,7 @@ public final class NumPyFile: ReadBudgeted {
     public func tensor(at index: Int) throws -> RawTensor {
         let array = arrays[index]
         // Every tensor handed out counts against the read budget, borrowed or copied.
-        try readBudget.reserve(array.byteCount, for: "tensor \(array.name.quotedForMessage)")
+        try readBudget.reserve(array.byteCount, for: "tensor \(array.name.quotedForMessage)", tensor: array.name)
         let (data, owner) = try dataBytes(of: array)
         let shape = Shape(array.header.shape)
         let swapUnit = array.isBigEndian ? array.dtype.swapUnitBytes : 1

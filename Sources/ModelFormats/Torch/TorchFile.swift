@@ -268,7 +268,7 @@ public final class TorchFile: ReadBudgeted {
         let elementBytes = record.elementBytes
         // Every tensor handed out counts against the read budget, borrowed or copied: one storage
         // viewed by a million tensors, a zero-stride expansion, a byte-swapped copy.
-        try readBudget.reserve(geometry.shape.elementCount.saturatingMultiplied(by: elementBytes), for: "tensor \"\(name)\"")
+        try readBudget.reserve(geometry.shape.elementCount.saturatingMultiplied(by: elementBytes), for: "tensor \"\(name)\"", tensor: name)
         let (storage, owner) = try storageBytes(storageIndex)
         let swapUnit = isBigEndian ? (dtype == .f4 ? 1 : dtype.swapUnitBytes) : 1
         let resolve = TensorGeometry.BitResolution(dtype: dtype, negative: record.isNegative, conjugate: record.isConjugate)
