@@ -3,11 +3,10 @@ import ModelFormats
 import TensorData
 import TensorNN
 
-// The one-call file functions of the library (docs/library.md, "Saving and loading" and "Files made
-// by other tools"): load any readable file as
-// a state dict, save a state dict by extension, load a module's parameters from a file and save
-// them, and inspect or scan a file as values. Each does what the matching command does, without
-// any wording or output of its own.
+// The one-call file functions of the library (docs/library.md, "Saving and loading" and "Files
+// made by other tools"): load any readable file as a state dict, save a state dict by extension,
+// load a module's parameters from a file and save them, and inspect or scan a file as values. Each
+// does what the matching command does, without any wording or output of its own.
 
 extension ModelFile {
     /// The weights in the file, folder or sharded set at `path`, as a state dict in file order.
