@@ -48,6 +48,7 @@ public enum ModelFile {
         case .safetensors: return try SafetensorsFile(path: path)
         case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
+        case .gguf: return try GGUFFile(path: path, options: options)
         case .directory(let weights): return try FolderSource(path: path, weights: try open(weights, options: options))
         }
     }

@@ -28,6 +28,10 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     case castLeavesTensorsUnchanged(names: [String])
     /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
     case schedulersNotApplied(kinds: [String])
+    /// A GGUF output holds tensor names of 64 bytes or more, which llama.cpp does not read.
+    case ggufNamesTooLongForLlamaCpp(names: [String])
+    /// A GGUF output holds tensors of more than four dimensions, which llama.cpp does not read.
+    case ggufTooManyDimensionsForLlamaCpp(names: [String])
 
     /// The kind of warning, for programs that act on it.
     public enum Code: String, Sendable, CaseIterable {
@@ -41,6 +45,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case indexTotalSizeMismatch = "index_total_size_mismatch"
         case castLeavesTensorsUnchanged = "cast_leaves_tensors_unchanged"
         case schedulersNotApplied = "schedulers_not_applied"
+        case ggufNamesTooLongForLlamaCpp = "gguf_names_too_long_for_llama_cpp"
+        case ggufTooManyDimensionsForLlamaCpp = "gguf_too_many_dimensions_for_llama_cpp"
     }
 
     /// The kind of this warning.
@@ -56,6 +62,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .indexTotalSizeMismatch: return .indexTotalSizeMismatch
         case .castLeavesTensorsUnchanged: return .castLeavesTensorsUnchanged
         case .schedulersNotApplied: return .schedulersNotApplied
+        case .ggufNamesTooLongForLlamaCpp: return .ggufNamesTooLongForLlamaCpp
+        case .ggufTooManyDimensionsForLlamaCpp: return .ggufTooManyDimensionsForLlamaCpp
         }
     }
 
@@ -83,6 +91,12 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
             return "--dtype leaves \(names.count) tensor(s) of other float types unchanged: \(listed)"
         case .schedulersNotApplied(let kinds):
             return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
+        case .ggufNamesTooLongForLlamaCpp(let names):
+            let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+            return "\(names.count) tensor name(s) of 64 bytes or more, which llama.cpp refuses (gguf-py reads them): \(listed)"
+        case .ggufTooManyDimensionsForLlamaCpp(let names):
+            let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+            return "\(names.count) tensor(s) of more than 4 dimensions, which llama.cpp refuses (gguf-py reads them): \(listed)"
         }
     }
 

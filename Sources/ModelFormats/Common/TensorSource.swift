@@ -16,6 +16,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case lightningCheckpoint = "lightning-ckpt"
     /// A Hugging Face style model folder.
     case directory
+    /// A GGUF file (llama.cpp), versions 2 and 3.
+    case gguf
 }
 
 /// One tensor as a file describes it, before its bytes are read.
