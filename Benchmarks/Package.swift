@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
 // Training and inference benchmarks of the tensor runtime, run beside `train_bench_torch.py`
-// (the same work in PyTorch). Build in release:  swift run -c release TrainBench
+// (the same work in PyTorch), and the GGUF kernels, run by `gguf_bench.py` beside gguf-py.
+// Build in release:  swift build -c release
 import PackageDescription
 
 let package = Package(
@@ -13,5 +14,8 @@ let package = Package(
         .executableTarget(
             name: "TrainBench",
             dependencies: [.product(name: "ModelFileKit", package: "modelfile")]),
+        .executableTarget(
+            name: "GGUFBench",
+            dependencies: [.product(name: "ModelFile", package: "modelfile")]),
     ]
 )

@@ -7,6 +7,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case safetensors
     case pth
     case ckpt
+    case gguf
 
     /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
     /// archives; a `.ckpt` need not be Lightning's).
@@ -14,6 +15,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         switch self {
         case .safetensors: return format == .safetensors
         case .pth, .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
+        case .gguf: return format == .gguf
         }
     }
 
@@ -25,6 +27,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case "safetensors": self = .safetensors
         case "pth", "pt", "bin": self = .pth
         case "ckpt": self = .ckpt
+        case "gguf": self = .gguf
         default: return nil
         }
     }
@@ -36,6 +39,8 @@ public struct ConversionOptions {
     public var outputFormat: OutputFormat?
     /// Cast floating-point tensors (F16, BF16, F32, F64) to this dtype.
     public var dtype: DType?
+    /// GGUF output only: quantize eligible tensors to this block type (`--dtype q8_0`).
+    public var quantization: GGMLType?
     /// Keep only tensors under this dotted path, named relative to it.
     public var select: String?
     /// Remove this prefix from tensor names that start with it.
@@ -80,11 +85,14 @@ public enum Conversion {
                 throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
             }
         }
-        let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
         guard let format else {
             throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)
         }
+        if let quantization = options.quantization, format != .gguf {
+            throw ModelFileError(path: output, underlying: ConversionError.quantizationNeedsGGUF(quantization))
+        }
+        let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options, output: format) }
         return try attributing(to: output) {
             switch format {
             case .safetensors:
@@ -93,6 +101,8 @@ public enum Conversion {
                 return try writePth(plan, to: output, options: options)
             case .ckpt:
                 return try writeCheckpoint(plan, to: output, options: options)
+            case .gguf:
+                return try writeGGUF(plan, to: output, options: options)
             }
         }
     }
@@ -102,7 +112,11 @@ public enum Conversion {
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
         let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
-        let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
+        var metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
+        if inputFormat == .gguf {
+            // Every GGUF key, its value as JSON text, beside the "format" Hugging Face loaders check.
+            metadata = (plan.source.metadata ?? [:]).merging(["format": "pt"]) { fromFile, _ in fromFile }
+        }
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
             done += plan.entries[index].byteCount
@@ -167,10 +181,12 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case shardingNeedsSafetensors
     /// The input's format is not the one a spelling such as `pth-to-safetensors` names.
     case inputFormatMismatch(spelling: String, found: ModelFormat)
+    /// `--dtype q8_0` asks for a block type only GGUF stores.
+    case quantizationNeedsGGUF(GGMLType)
 
     public var description: String {
         switch self {
-        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt"
+        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt|gguf"
         case .shardOutputNotAFolder: return "--max-shard-size writes a folder of shards; the output exists and is not a folder"
         case .unsupportedOutput(let format): return "writing \(format.rawValue) from this input is not supported"
         case .selectionEmpty(let path): return "--select \(path) matches no tensors"
@@ -179,6 +195,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
         case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth or ckpt"
         case .inputFormatMismatch(let spelling, let found):
             return "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)"
+        case .quantizationNeedsGGUF(let type):
+            return "--dtype \(type.name.lowercased()) writes GGUF blocks; use a .gguf output or --to gguf"
         }
     }
 }
@@ -193,10 +211,14 @@ struct ConversionPlan {
     let cast: DType?
     let warnings: [ModelFileWarning]
 
-    init(source: TensorSource, options: ConversionOptions) throws {
+    init(source: TensorSource, options: ConversionOptions, output: OutputFormat = .safetensors) throws {
         self.source = source
         if let dtype = options.dtype, !dtype.isCastableFloat || dtype == .f64 { throw ConversionError.unsupportedCast(dtype) }
-        cast = options.dtype
+        // GGUF to another format dequantizes to float32 by default (docs/cli.md, "GGUF"); GGUF
+        // output plans its own types (GGUFConversion.swift).
+        let ggufDefault: DType? = output != .gguf && source.format == .gguf ? .f32 : nil
+        let target = output == .gguf ? nil : (options.dtype ?? ggufDefault)
+        cast = target
         let select = options.select ?? ConversionPlan.defaultSelection(source)
         var entries: [TensorEntry] = []
         var indices: [Int] = []
@@ -210,7 +232,9 @@ struct ConversionPlan {
             if let prefix = options.stripPrefix, name.hasPrefix(prefix), name.count > prefix.count { name.removeFirst(prefix.count) }
             guard names.insert(name).inserted else { throw ConversionError.nameCollision(name) }
             var dtype = entry.dtype
-            if let target = options.dtype {
+            if options.dtype == nil, let target, entry.dtype == .f16 || entry.dtype == .bf16 {
+                dtype = target  // the GGUF default: half types widened, F64 kept
+            } else if options.dtype != nil, let target {
                 if entry.dtype.isCastableFloat { dtype = target } else if entry.dtype.isFloatingPoint || entry.dtype.isComplex { uncast.append(entry.name) }
             }
             entries.append(TensorEntry(name: name, dtype: dtype, shape: entry.shape))

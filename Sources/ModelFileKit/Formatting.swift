@@ -46,6 +46,28 @@ enum Formatting {
         return text
     }
 
+    /// `text` with control characters, escape sequences, line breaks and bidirectional controls
+    /// shown as visible escapes (`\x1b`, `\n`, `\u202e`), so text from a file cannot forge a row.
+    static func visible(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x5C: out += "\\\\"
+            case 0..<0x20, 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" : "") + hex
+            case 0x80..<0xA0, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x061C:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// Left-aligned columns separated by two spaces; the last column is not padded. Widths count
     /// Unicode scalars, which is exact for the ASCII names nearly every model uses.
     static func table(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {

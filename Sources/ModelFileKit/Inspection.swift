@@ -23,6 +23,8 @@ public struct Inspection {
     /// Extra top-level JSON members contributed by the format (globals, checkpoint summary, …),
     /// each with the lines the table shows for it.
     public let sections: [InspectionSection]
+    /// What a GGUF file adds: version, alignment, typed metadata, ggml types and offsets.
+    public let gguf: GGUFDetails?
 
     /// Inspects `path`.
     ///
@@ -41,10 +43,13 @@ public struct Inspection {
         path = source.path
         format = source.format
         fileBytes = source.fileByteCount
-        metadata = source.metadata
-        tensors = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
+        let ggufFile = source as? GGUFFile
+        metadata = ggufFile == nil ? source.metadata : nil  // GGUF metadata is typed: see `gguf`
+        let listed = source.entries.filter { entry in filter.map { Inspection.matches(entry.name, glob: $0) } ?? true }
+        tensors = listed
         warnings = source.warnings
         sections = (source as? InspectionDetailsProviding)?.inspectionSections ?? []
+        gguf = ggufFile.map { GGUFDetails(file: $0, listed: filter == nil ? nil : Set(listed.map(\.name))) }
     }
 
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots).
@@ -64,25 +69,51 @@ public struct Inspection {
         return totals.map { ($0.key, $0.value.0, $0.value.1) }.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 
-    /// The `modelfile.inspect/1` JSON document.
-    public var json: JSONValue {
+    /// The `modelfile.inspect/1` JSON document, long GGUF arrays summarised.
+    public var json: JSONValue { json(full: false) }
+
+    /// The `modelfile.inspect/1` JSON document; `full` carries every GGUF array in full.
+    public func json(full: Bool) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("schema", "modelfile.inspect/1"),
             ("path", .string(path)),
             ("format", .string(format.rawValue)),
             ("file_bytes", .int(fileBytes)),
-            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0, .string(meta[$0] ?? "")) }) } ?? .null),
-            ("tensors", .array(tensors.map { entry in
-                .object([
+        ]
+        if let gguf { members += [("version", .int(Int(gguf.version))), ("alignment", .int(gguf.alignment))] }
+        let metadataJSON = gguf?.metadataJSON(full: full)
+            ?? metadata.map { meta in .object(meta.keys.sorted().map { ($0, .string(meta[$0] ?? "")) }) } ?? .null
+        // For GGUF, nbytes is the stored size (blocks), as gguf-py's n_bytes.
+        var byDTypeJSON = byDType.map { ($0.dtype.rawValue, JSONValue.object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) }
+        if let gguf {
+            var stored: [DType: (Int, Int)] = [:]
+            for (entry, info) in zip(tensors, gguf.tensors) { stored[entry.dtype, default: (0, 0)].0 += 1; stored[entry.dtype, default: (0, 0)].1 += info.byteCount }
+            byDTypeJSON = stored.sorted { ($0.value.1, $0.key.rawValue) > ($1.value.1, $1.key.rawValue) }
+                .map { ($0.key.rawValue, .object([("tensors", .int($0.value.0)), ("nbytes", .int($0.value.1))])) }
+        }
+        var totals: [(String, JSONValue)] = [
+            ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(gguf?.storedBytes ?? tensorBytes)),
+            ("by_dtype", .object(byDTypeJSON)),
+        ]
+        if let gguf {
+            totals.append(("by_ggml_type", .object(gguf.byGGMLType.map { ($0.type.name, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })))
+        }
+        members += [
+            ("metadata", metadataJSON),
+            ("tensors", .array(tensors.enumerated().map { index, entry in
+                var fields: [(String, JSONValue)] = [
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),
                     ("shape", .array(entry.shape.dimensions.map { .int($0) })),
                     ("numel", .int(entry.elementCount)), ("nbytes", .int(entry.byteCount)),
-                ])
+                ]
+                if let gguf {
+                    fields.removeLast()
+                    fields.insert(("ggml_type", .string(gguf.tensors[index].type.name)), at: 2)
+                    fields += [("nbytes", .int(gguf.tensors[index].byteCount)), ("offset", .int(gguf.tensors[index].fileOffset))]
+                }
+                return .object(fields)
             })),
-            ("totals", .object([
-                ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(tensorBytes)),
-                ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
-            ])),
+            ("totals", .object(totals)),
         ]
         for section in sections { members.append((section.key, section.json)) }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
@@ -98,7 +129,17 @@ public struct Inspection {
             let text = metadata.isEmpty ? "(empty)" : metadata.keys.sorted().map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")
             summary.append(["  metadata", text])
         }
+        if let gguf {
+            summary.append(["  version", "GGUF \(gguf.version)"])
+            summary.append(["  alignment", "\(gguf.alignment) bytes (data from byte \(Formatting.grouped(gguf.dataStart)))"])
+        }
         lines.append(Formatting.table(summary))
+        if let gguf, !gguf.metadata.isEmpty {
+            lines.append("")
+            lines.append("metadata")
+            let rows = gguf.metadataRows.map { row in row.enumerated().map { $0.offset == 1 ? $0.element : Formatting.visible($0.element) } }
+            lines.append(contentsOf: Formatting.table(rows).split(separator: "\n").map { "  " + $0 })
+        }
         for section in sections where !section.lines.isEmpty {
             lines.append("")
             lines.append(section.title)
@@ -108,14 +149,22 @@ public struct Inspection {
         if tensors.isEmpty {
             lines.append("no tensors")
         } else {
-            var rows: [[String]] = [["NAME", "DTYPE", "SHAPE", "SIZE"]]
-            for entry in tensors { rows.append([entry.name, entry.dtype.rawValue, entry.shape.description, Formatting.bytes(entry.byteCount)]) }
+            var rows: [[String]] = [["NAME", gguf == nil ? "DTYPE" : "TYPE", "SHAPE", "SIZE"]]
+            for (index, entry) in tensors.enumerated() {
+                let type = gguf?.tensors[index].type.name ?? entry.dtype.rawValue
+                let size = gguf?.tensors[index].byteCount ?? entry.byteCount
+                rows.append([gguf == nil ? entry.name : Formatting.visible(entry.name), type, entry.shape.description, Formatting.bytes(size)])
+            }
             lines.append(Formatting.table(rows))
         }
         lines.append("")
-        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
+        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(gguf?.storedBytes ?? tensorBytes))")
         var dtypeRows: [[String]] = []
-        for row in byDType { dtypeRows.append(["  " + row.dtype.rawValue, "\(Formatting.grouped(row.tensors)) tensors", Formatting.bytes(row.bytes)]) }
+        if let gguf {
+            for row in gguf.byGGMLType { dtypeRows.append(["  " + row.type.name, "\(Formatting.grouped(row.tensors)) tensors", Formatting.bytes(row.bytes)]) }
+        } else {
+            for row in byDType { dtypeRows.append(["  " + row.dtype.rawValue, "\(Formatting.grouped(row.tensors)) tensors", Formatting.bytes(row.bytes)]) }
+        }
         if !dtypeRows.isEmpty { lines.append(Formatting.table(dtypeRows, rightAligned: [1, 2])) }
         for warning in warnings { lines.append("warning: \(warning)") }
         return lines.joined(separator: "\n")

@@ -63,6 +63,8 @@ public struct ScanReport {
                 let inner = try scan(path: weights)
                 return ScanReport(path: path, kind: "folder: \(inner.kind) \(weights.split(separator: "/").last ?? "")",
                                   pickles: inner.pickles, findings: inner.findings)
+            case .gguf:
+                return scanGGUF(path)
             case .zipArchive:
                 return try scanZip(path)
             case .legacyTorch:

@@ -313,7 +313,7 @@ public enum Training {
                 epochsCompleted: epochsCompleted, globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch,
                 extraKeys: [("modelfile", description.torchValue)])
             try CheckpointWriter.write(contents, to: path, overwrite: overwrite)
-        case nil:
+        case .gguf?, nil:
             throw TrainingError.unknownOutputFormat(path)
         }
     }

@@ -41,7 +41,12 @@ public struct Verification {
         var options = options
         options.strictShards = false
         do {
-            source = try ModelFile.open(path, options: options)
+            // A GGUF file is opened with its truncated tensors listed, so each one is named below.
+            if (try? FormatDetector.detect(path: path)) == .gguf {
+                source = try GGUFFile(path: path, options: options, allowingTruncation: true)
+            } else {
+                source = try ModelFile.open(path, options: options)
+            }
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
             throw ModelFileError(path: path, underlying: error)
         } catch {
@@ -52,6 +57,9 @@ public struct Verification {
             findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
         }
         if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel { findings += sharded.disagreements.map(\.description) }
+        if let gguf = source as? GGUFFile {
+            findings += gguf.header.llamaCppIncompatibilities.map { "llama.cpp would refuse this file: \($0)" }
+        }
         if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
             findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
         }
