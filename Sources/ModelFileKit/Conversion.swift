@@ -256,7 +256,9 @@ struct ConversionPlan {
 
     /// The bytes of output entry `index`, cast if asked.
     func bytes(at index: Int) throws -> TensorBytes {
-        ConversionPlan.cast(try source.tensor(at: sourceIndices[index]), to: entries[index].dtype, byteCount: entries[index].byteCount)
+        // A fault in the input names the input, though it surfaces while the output is written.
+        let raw = try attributing(to: source.path) { try source.tensor(at: sourceIndices[index]) }
+        return ConversionPlan.cast(raw, to: entries[index].dtype, byteCount: entries[index].byteCount)
     }
 
     /// `raw`'s bytes as `target` (one of the castable float types when it differs from raw's).

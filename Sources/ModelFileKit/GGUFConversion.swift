@@ -71,7 +71,7 @@ extension Conversion {
             tensorBytes: { index in
                 let sourceIndex = plan.sourceIndices[index]
                 if let gguf, storedTypes[index] == tensors[index].type { return try gguf.storedBytes(ofTensorAt: sourceIndex) }
-                let raw = try plan.source.tensor(at: sourceIndex)
+                let raw = try attributing(to: plan.source.path) { try plan.source.tensor(at: sourceIndex) }
                 if gguf == nil, raw.dtype.plainGGMLType == tensors[index].type { return raw.bytes }
                 return try encoded(raw, as: tensors[index].type, byteCount: byteCounts[index])
             },

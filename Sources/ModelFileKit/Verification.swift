@@ -78,7 +78,8 @@ public struct Verification {
                 if check.invalidBools > 0 { findings.append("tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
                 checks.append(check)
             } catch {
-                findings.append("tensor \"\(entry.name)\": \(error)")
+                let message = "\(error)"
+                findings.append(message.hasPrefix("tensor \"\(entry.name)\"") ? message : "tensor \"\(entry.name)\": \(message)")
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)

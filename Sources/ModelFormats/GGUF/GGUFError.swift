@@ -131,7 +131,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case .misalignedOffset(let tensor, let offset, let alignment):
             return "tensor \"\(tensor)\": data offset \(offset) is not a multiple of the alignment \(alignment)"
         case .tensorPastEnd(let tensor, let start, let byteCount, let fileSize):
-            return "tensor \"\(tensor)\": \(byteCount) bytes at byte \(start) run past the end of the \(fileSize)-byte file"
+            return "tensor \"\(tensor)\": \(byteCount) bytes at byte \(start) run past the end of the \(fileSize)-byte file (truncated, as by an interrupted download?)"
         case .tensorsOverlap(let tensor, let other, let at):
             return "tensor \"\(tensor)\": data at byte \(at) overlaps tensor \"\(other)\""
         case .cannotDequantize(let tensor, let type):
