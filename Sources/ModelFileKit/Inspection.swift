@@ -111,12 +111,23 @@ public struct Inspection {
                     fields.insert(("ggml_type", .string(gguf.tensors[index].type.name)), at: 2)
                     fields += [("nbytes", .int(gguf.tensors[index].byteCount)), ("offset", .int(gguf.tensors[index].fileOffset))]
                 }
+                if let quantization = entry.quantization { fields.append(("quantization", Inspection.json(quantization))) }
                 return .object(fields)
             })),
             ("totals", .object(totals)),
         ]
         for section in sections { members.append((section.key, section.json)) }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
+        return .object(members)
+    }
+
+    /// The `quantization` member of a tensor (docs/cli.md "Quantized tensors").
+    static func json(_ quantization: TensorQuantizationInfo) -> JSONValue {
+        var members: [(String, JSONValue)] = [("dtype", .string(quantization.torchDType)), ("scheme", .string(quantization.scheme))]
+        if let scale = quantization.scale { members.append(("scale", .double(scale))) }
+        if let zeroPoint = quantization.zeroPoint { members.append(("zero_point", .int(Int(zeroPoint)))) }
+        if let axis = quantization.axis { members.append(("axis", .int(axis))) }
+        members.append(("parameter_tensors", .array(quantization.parameterTensors.map { .string($0) })))
         return .object(members)
     }
 
@@ -151,7 +162,8 @@ public struct Inspection {
         } else {
             var rows: [[String]] = [["NAME", gguf == nil ? "DTYPE" : "TYPE", "SHAPE", "SIZE"]]
             for (index, entry) in tensors.enumerated() {
-                let type = gguf?.tensors[index].type.name ?? entry.dtype.rawValue
+                let dtype = entry.quantization.map { "\(entry.dtype.rawValue) (\($0.torchDType))" } ?? entry.dtype.rawValue
+                let type = gguf?.tensors[index].type.name ?? dtype
                 let size = gguf?.tensors[index].byteCount ?? entry.byteCount
                 rows.append([gguf == nil ? entry.name : Formatting.visible(entry.name), type, entry.shape.description, Formatting.bytes(size)])
             }

@@ -41,6 +41,8 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
     case alreadyBuilt(found: PickleValueKind, at: Int)
     /// `SETITEMS` with an odd number of items after its `MARK`.
     case unpairedSetItems(count: Int, at: Int)
+    /// An `INT` or `LONG` line that is not a decimal integer.
+    case invalidDecimal(opcode: PickleOpcode, at: Int)
 
     /// The byte offset of the opcode at fault.
     public var offset: Int {
@@ -50,7 +52,8 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
             .unsupportedOpcode(_, let at), .unsupportedGlobal(_, _, let at), .invalidGlobalName(let at),
             .invalidUTF8(_, let at), .limitExceeded(_, _, _, let at), .missingMemoEntry(_, _, let at),
             .stackUnderflow(_, _, _, let at), .missingMark(_, let at), .wrongOperand(_, _, _, let at),
-            .frozenTarget(_, _, let at), .alreadyBuilt(_, let at), .unpairedSetItems(_, let at):
+            .frozenTarget(_, _, let at), .alreadyBuilt(_, let at), .unpairedSetItems(_, let at),
+            .invalidDecimal(_, let at):
             return at
         }
     }
@@ -100,6 +103,8 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
             return "BUILD on \(found.withArticle) that already has BUILD state"
         case .unpairedSetItems(let count, _):
             return "SETITEMS has \(count) items after MARK; expected key-value pairs"
+        case .invalidDecimal(let opcode, _):
+            return "\(opcode) line is not a decimal integer; expected an optional sign and digits"
         }
     }
 }

@@ -160,15 +160,17 @@ public enum PickleOpcode: UInt8, CaseIterable, Sendable, Hashable, CustomStringC
         return "\(name) (0x\(hex.count == 1 ? "0" + hex : hex))"
     }
 
-    /// Whether ``Unpickler`` executes this opcode. Exactly the 34 opcodes PyTorch's weights-only
-    /// unpickler implements; every other opcode is refused with its name and offset.
+    /// Whether ``Unpickler`` executes this opcode: the 34 opcodes PyTorch's weights-only
+    /// unpickler implements, plus the four plain-data opcodes Python 2's pickler writes at
+    /// protocol 2 (`INT`, `LONG`, `LONG4`, `BINSTRING`), which build numbers and strings only.
+    /// Every other opcode is refused with its name and offset.
     public var isExecutedByUnpickler: Bool {
         switch self {
         case .proto, .stop, .global, .newObject, .reduce, .build, .append, .appends, .setItem, .setItems,
             .mark, .tuple, .tuple1, .tuple2, .tuple3, .none, .newFalse, .newTrue, .emptyTuple, .emptyList,
             .emptyDict, .emptySet, .binaryInt, .binaryInt1, .binaryInt2, .binaryFloat, .binaryUnicode,
             .shortBinaryString, .binaryPersistentID, .binaryGet, .longBinaryGet, .binaryPut, .longBinaryPut,
-            .long1:
+            .long1, .int, .long, .long4, .binaryString:
             return true
         default:
             return false

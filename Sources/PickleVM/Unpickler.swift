@@ -8,8 +8,8 @@
 /// Reads a pickle into an inert ``PickleValue`` tree without importing, resolving or calling
 /// anything.
 ///
-/// It executes exactly the 34 opcodes PyTorch's weights-only unpickler implements (see
-/// ``PickleOpcode/isExecutedByUnpickler``) and refuses every other opcode with its name and byte
+/// It executes the 34 opcodes PyTorch's weights-only unpickler implements and the four plain-data
+/// opcodes of Python 2's protocol 2 (see ``PickleOpcode/isExecutedByUnpickler``) and refuses every other opcode with its name and byte
 /// offset. Each `GLOBAL` is mapped from Python-2 names and then put to the caller's
 /// ``PickleGlobalPolicy``. Every budget in ``PickleLimits`` is checked before the work it protects.
 ///
@@ -37,6 +37,8 @@ public struct Unpickler: Sendable {
     public var limits: PickleLimits
     /// Decides each `GLOBAL`.
     public var globalPolicy: PickleGlobalPolicy
+    /// How Python 2 `str` payloads (`SHORT_BINSTRING`, `BINSTRING`) become values.
+    public var binaryStrings: PickleBinaryStringDecoding = .bytes
 
     /// An unpickler with `limits` that asks `globalPolicy` about every `GLOBAL`.
     public init(limits: PickleLimits = PickleLimits(), globalPolicy: @escaping PickleGlobalPolicy) {
@@ -56,6 +58,7 @@ public struct Unpickler: Sendable {
         precondition(
             startOffset >= 0 && startOffset <= bytes.count, "start offset \(startOffset) outside \(bytes.count) bytes")
         var machine = UnpicklerMachine(bytes: bytes, startOffset: startOffset, limits: limits, policy: globalPolicy)
+        machine.binaryStrings = binaryStrings
         return try machine.run()
     }
 
@@ -79,6 +82,7 @@ struct UnpicklerMachine {
     let startOffset: Int
     let limits: PickleLimits
     let policy: PickleGlobalPolicy
+    var binaryStrings: PickleBinaryStringDecoding = .bytes
 
     /// The next byte to read.
     var position: Int
@@ -192,10 +196,14 @@ struct UnpicklerMachine {
                     throw .invalidUTF8(opcode: opcode, at: at)
                 }
                 try pushNew(.string(text))
-            case .shortBinaryString:
-                let length = try readUInt8(opcode)
-                let payload = try readPayload(declared: UInt64(length), opcode, limit: .stringByteCount)
-                try pushNew(.bytes(Array(payload)))
+            case .shortBinaryString, .binaryString:
+                try executeBinaryString(opcode)
+            case .int:
+                try executeTextInt()
+            case .long:
+                try executeTextLong()
+            case .long4:
+                try executeLong4()
             case .long1:
                 let length = try readUInt8(opcode)
                 let payload = try readPayload(declared: UInt64(length), opcode, limit: .longByteCount)

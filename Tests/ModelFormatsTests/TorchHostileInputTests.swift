@@ -195,13 +195,16 @@ struct TorchHostileInputTests {
     @Test("BUILD state with a __setstate__ key stays inert data: the file loads and only the tensor comes out")
     func buildSetstateKey() throws {
         // An OrderedDict (what BUILD legitimately targets in a state dict) gets a state whose
-        // `__setstate__` names a callable, and a Parameter gets one too. Nothing is called: the
-        // state is data, and only the tensors' values come out. (torch sets the OrderedDict's
-        // attribute without calling it, and refuses the Parameter's dict state, since
-        // Parameter.__setstate__ wants a 3-tuple; this reader ignores a Parameter's state.)
+        // `__setstate__` names a callable. Nothing is called: torch sets the OrderedDict's
+        // attribute without calling it, and only the tensors' values come out. A Parameter given
+        // a dict state is refused, as torch refuses it (Parameter.__setstate__ wants a tuple).
         let parameter = P.global("torch.nn.parameter", "Parameter") + P.floatTensor(key: "1", numel: 2) + P.newTrue + P.tuple2
             + P.newObject + P.dict([("__setstate__", P.global("torch._utils", "_rebuild_tensor_v2"))]) + P.build
-        let body = P.stateDict([("w", Self.weight), ("p", parameter)])
+        #expect(throws: TorchFormatError.unsupportedObject(path: "p", description: "Parameter state is dict of 1; expected a 3-, 4- or 5-item tuple")) {
+            _ = try Self.open(Self.archive(P.stateDict([("p", parameter)]), storages: [Self.weightBytes, float32Bytes([5, 6])]))
+        }
+        let plain = P.global("torch.nn.parameter", "Parameter") + P.floatTensor(key: "1", numel: 2) + P.newTrue + P.tuple2 + P.newObject
+        let body = P.stateDict([("w", Self.weight), ("p", plain)])
             + P.dict([("__setstate__", P.string("os.system")), ("_metadata", P.dict([("", P.dict([("version", P.int(1))]))]))])
             + P.build
         let file = try Self.open(Self.archive(body, storages: [Self.weightBytes, float32Bytes([5, 6])]))

@@ -88,7 +88,7 @@ struct PickleOpcodeTests {
         }
     }
 
-    @Test("executes exactly the 34 opcodes of torch's weights-only unpickler")
+    @Test("executes the 34 opcodes of torch's weights-only unpickler and Python 2's four plain-data opcodes")
     func executedSet() {
         let executed = Set(PickleOpcode.allCases.filter(\.isExecutedByUnpickler).map(\.name))
         #expect(
@@ -97,6 +97,7 @@ struct PickleOpcodeTests {
                 "MARK", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "NONE", "NEWFALSE", "NEWTRUE", "EMPTY_TUPLE",
                 "EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET", "BININT", "BININT1", "BININT2", "BINFLOAT", "BINUNICODE",
                 "SHORT_BINSTRING", "BINPERSID", "BINGET", "LONG_BINGET", "BINPUT", "LONG_BINPUT", "LONG1",
+                "INT", "LONG", "LONG4", "BINSTRING",
             ])
     }
 

@@ -26,6 +26,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     case indexTotalSizeMismatch(declared: Int, actual: Int)
     /// `convert --dtype` leaves these tensors (floating types it does not cast) unchanged.
     case castLeavesTensorsUnchanged(names: [String])
+    /// A quantized tensor is read as its integers, with its parameters in separate tensors.
+    case quantizedAsIntegers(tensor: String, torchDType: String, scheme: String, parameterTensors: [String])
     /// A resumed checkpoint holds learning-rate schedulers of these kinds, which are not applied.
     case schedulersNotApplied(kinds: [String])
     /// A GGUF output holds tensor names of 64 bytes or more, which llama.cpp does not read.
@@ -47,6 +49,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case schedulersNotApplied = "schedulers_not_applied"
         case ggufNamesTooLongForLlamaCpp = "gguf_names_too_long_for_llama_cpp"
         case ggufTooManyDimensionsForLlamaCpp = "gguf_too_many_dimensions_for_llama_cpp"
+        case quantizedAsIntegers = "quantized_as_integers"
     }
 
     /// The kind of this warning.
@@ -64,6 +67,7 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .schedulersNotApplied: return .schedulersNotApplied
         case .ggufNamesTooLongForLlamaCpp: return .ggufNamesTooLongForLlamaCpp
         case .ggufTooManyDimensionsForLlamaCpp: return .ggufTooManyDimensionsForLlamaCpp
+        case .quantizedAsIntegers: return .quantizedAsIntegers
         }
     }
 
@@ -89,6 +93,8 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .castLeavesTensorsUnchanged(let names):
             let listed = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "--dtype leaves \(names.count) tensor(s) of other float types unchanged: \(listed)"
+        case .quantizedAsIntegers(let tensor, let torchDType, let scheme, let parameters):
+            return "quantized tensor \"\(tensor)\" (torch.\(torchDType), \(scheme)) is read as its integers; its parameters are in \(parameters.joined(separator: ", "))"
         case .schedulersNotApplied(let kinds):
             return "the checkpoint's learning-rate scheduler (\(kinds.joined(separator: ", "))) is not applied; training continues at the saved learning rate"
         case .ggufNamesTooLongForLlamaCpp(let names):

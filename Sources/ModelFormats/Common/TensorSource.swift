@@ -28,18 +28,46 @@ public struct TensorEntry: Sendable, Equatable {
     public let dtype: DType
     /// Dimensions.
     public let shape: Shape
+    /// For a quantized torch tensor read as its integers: how they map to real numbers.
+    public let quantization: TensorQuantizationInfo?
 
     /// An entry.
-    public init(name: String, dtype: DType, shape: Shape) {
+    public init(name: String, dtype: DType, shape: Shape, quantization: TensorQuantizationInfo? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
+        self.quantization = quantization
     }
 
     /// Bytes of the tensor when stored contiguously.
     public var byteCount: Int { dtype.byteCount(elementCount: shape.elementCount) ?? 0 }
     /// Number of elements.
     public var elementCount: Int { shape.elementCount }
+}
+
+/// The quantization of a tensor whose entry holds its integers (docs/cli.md "Quantized tensors").
+public struct TensorQuantizationInfo: Sendable, Equatable {
+    /// The torch dtype (`qint8`, `quint8`, `qint32`).
+    public let torchDType: String
+    /// The scheme (`per_tensor_affine`, `per_channel_affine`, `per_channel_affine_float_qparams`).
+    public let scheme: String
+    /// The scale of a per-tensor scheme.
+    public let scale: Double?
+    /// The zero point of a per-tensor scheme.
+    public let zeroPoint: Int64?
+    /// The axis of a per-channel scheme.
+    public let axis: Int?
+    /// The entries that hold the parameters (`NAME.q_scale`, …), in order.
+    public let parameterTensors: [String]
+
+    public init(torchDType: String, scheme: String, scale: Double?, zeroPoint: Int64?, axis: Int?, parameterTensors: [String]) {
+        self.torchDType = torchDType
+        self.scheme = scheme
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.axis = axis
+        self.parameterTensors = parameterTensors
+    }
 }
 
 /// A readable model file: its tensors' descriptions up front, their bytes on request.

@@ -79,7 +79,7 @@ public struct TensorGeometry: Sendable, Equatable {
     ///
     /// `storage` must hold at least `(touchedElements.upperBound + 1) × elementBytes` bytes; the
     /// initialiser's check against the storage's element count guarantees it.
-    public func copy(from storage: UnsafeRawBufferPointer, elementBytes: Int, swapUnit: Int) -> TensorBytes {
+    public func copy(from storage: UnsafeRawBufferPointer, elementBytes: Int, swapUnit: Int, resolving resolution: BitResolution? = nil) -> TensorBytes {
         let count = shape.elementCount
         return TensorBytes(count: count * elementBytes) { destination in
             guard count > 0, let source = storage.baseAddress, let target = destination.baseAddress else { return }
@@ -112,6 +112,79 @@ public struct TensorGeometry: Sendable, Equatable {
                 }
             }
             if swapUnit > 1 { TensorGeometry.swapBytes(destination, unit: swapUnit) }
+            resolution?.apply(to: destination)
+        }
+    }
+
+    /// Resolving a tensor's negative and conjugate bits into its values, exactly as torch's
+    /// `resolve_neg()` / `resolve_conj()` compute them on the CPU (docs/formats.md "Negative and
+    /// conjugate bits"): floats and complex parts have their sign bit flipped (NaN payloads kept);
+    /// float16 goes through float32, so a NaN also gets its quiet bit; bfloat16 NaNs become the
+    /// canonical 0x7FC0; integers are negated with wrap-around.
+    public struct BitResolution: Sendable, Equatable {
+        public let dtype: DType
+        public let negative: Bool
+        public let conjugate: Bool
+
+        /// The resolution for a tensor of `dtype` with the given bits, or `nil` when neither is
+        /// set. The caller has checked that `dtype` is one torch resolves.
+        public init?(dtype: DType, negative: Bool, conjugate: Bool) {
+            guard negative || conjugate else { return nil }
+            self.dtype = dtype
+            self.negative = negative
+            self.conjugate = conjugate
+        }
+
+        func apply(to buffer: UnsafeMutableRawBufferPointer) {
+            switch dtype {
+            case .f32, .c64:
+                flipSigns(buffer, as: UInt32.self, mask: 0x8000_0000, complex: dtype == .c64)
+            case .f64, .c128:
+                flipSigns(buffer, as: UInt64.self, mask: 0x8000_0000_0000_0000, complex: dtype == .c128)
+            case .f16 where negative:
+                for i in stride(from: 0, to: buffer.count - 1, by: 2) {
+                    var bits = buffer.loadUnaligned(fromByteOffset: i, as: UInt16.self)
+                    if bits & 0x7C00 == 0x7C00 && bits & 0x03FF != 0 { bits |= 0x0200 }
+                    buffer.storeBytes(of: bits ^ 0x8000, toByteOffset: i, as: UInt16.self)
+                }
+            case .bf16 where negative:
+                for i in stride(from: 0, to: buffer.count - 1, by: 2) {
+                    let bits = buffer.loadUnaligned(fromByteOffset: i, as: UInt16.self)
+                    let isNaN = bits & 0x7F80 == 0x7F80 && bits & 0x007F != 0
+                    buffer.storeBytes(of: isNaN ? 0x7FC0 : bits ^ 0x8000, toByteOffset: i, as: UInt16.self)
+                }
+            case .i8, .u8 where negative:
+                for i in 0..<buffer.count { buffer[i] = 0 &- buffer[i] }
+            case .i16 where negative:
+                negate(buffer, as: UInt16.self)
+            case .i32 where negative:
+                negate(buffer, as: UInt32.self)
+            case .i64 where negative:
+                negate(buffer, as: UInt64.self)
+            default:
+                break
+            }
+        }
+
+        /// Flips the sign of every value (negative) and/or of every imaginary part (conjugate).
+        private func flipSigns<T: FixedWidthInteger>(_ buffer: UnsafeMutableRawBufferPointer, as: T.Type, mask: T, complex: Bool) {
+            let width = MemoryLayout<T>.size
+            let count = buffer.count / width
+            for element in 0..<count {
+                let isImaginary = complex && element % 2 == 1
+                let flip = negative != (conjugate && isImaginary)
+                guard flip else { continue }
+                let offset = element * width
+                buffer.storeBytes(of: buffer.loadUnaligned(fromByteOffset: offset, as: T.self) ^ mask, toByteOffset: offset, as: T.self)
+            }
+        }
+
+        private func negate<T: FixedWidthInteger>(_ buffer: UnsafeMutableRawBufferPointer, as: T.Type) {
+            let width = MemoryLayout<T>.size
+            for offset in stride(from: 0, to: buffer.count - width + 1, by: width) {
+                let value = T(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: T.self))
+                buffer.storeBytes(of: (0 &- value).littleEndian, toByteOffset: offset, as: T.self)
+            }
         }
     }
 

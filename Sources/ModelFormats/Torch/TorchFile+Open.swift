@@ -5,7 +5,7 @@ import ZipFormat
 
 // Opening the two containers. Zip: caffe2/serialize/inline_container.cc (the folder is the text
 // before the first "/" of the first central-directory entry; `version` is required) and
-// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load` (FORMATS.md §3).
+// torch/serialization.py `_load`. Legacy: torch/serialization.py `_legacy_load`.
 
 extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
@@ -48,7 +48,9 @@ extension TorchFile {
         }
         let unpickled: UnpickleResult
         do {
-            unpickled = try Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy).unpickle(pickle.bytes, from: 0)
+            var unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
+            unpickler.binaryStrings = .utf8  // torch.load's encoding="utf-8" for Python 2 str
+            unpickled = try unpickler.unpickle(pickle.bytes, from: 0)
         } catch {
             throw TorchFormatError.pickle(record: "\(folder)/data.pkl", error)
         }
@@ -70,13 +72,14 @@ extension TorchFile {
                 }
                 return index
             },
-            storageDType: { index in (table.records[index].dtype, table.records[index].className, table.records[index].key) })
+            storageRecord: { index in table.records[index] })
         let root = try interpreter.interpret(unpickled.value)
         return (root, interpreter, table.records, unpickled.globals, .zip(archive, folder: folder), bigEndian)
     }
 
     static func openLegacy(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
-        let unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
+        var unpickler = Unpickler(limits: options.pickleLimits, globalPolicy: options.globalPolicy)
+        unpickler.binaryStrings = .utf8  // torch.load's encoding="utf-8" for Python 2 str
         var offset = 0
         var globals: [PickleGlobalUse] = []
         func next(_ name: String) throws -> UnpickleResult {
@@ -107,7 +110,7 @@ extension TorchFile {
         var interpreter = TorchInterpreter(
             maxNodes: options.maxTreeNodes,
             resolveStorage: { id, path in try table.add(try PersistentID(id, path: path, legacy: true), path: path) },
-            storageDType: { index in (table.records[index].dtype, table.records[index].className, table.records[index].key) })
+            storageRecord: { index in table.records[index] })
         let root = try interpreter.interpret(main.value)
 
         // The storage section: for each key in the (sorted) list, an int64 element count and the data.
@@ -129,11 +132,10 @@ extension TorchFile {
             do { declared = try reader.readLittleEndian(Int64.self) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: countOffset, needed: 8, available: reader.remaining)
             }
-            let elementBytes = storage.dtype?.byteWidth ?? 1
             guard declared == Int64(storage.declaredElements) else {
                 throw TorchFormatError.legacyStorageMismatch(key: key, at: countOffset, expected: storage.declaredElements, found: Int(clamping: declared))
             }
-            let byteCount = storage.declaredElements * elementBytes
+            let byteCount = storage.byteCount
             let start = reader.offset
             do { try reader.skip(byteCount) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: start, needed: byteCount, available: reader.remaining)
@@ -216,7 +218,10 @@ struct PersistentID {
     }
 }
 
-/// The storages a pickle references, each key once, checked for consistency.
+/// The storages a pickle references. As in `torch.load`, the first reference to a key decides
+/// its class and size and later references get that same storage whatever class or size they
+/// name, except that an empty storage is not kept, so each reference to it takes its own class
+/// (torch/serialization.py `persistent_load`; docs/formats.md "Torch rebuild semantics").
 struct StorageTable {
     private(set) var records: [TorchStorageRecord] = []
     private var indexByKey: [String: Int] = [:]
@@ -229,46 +234,58 @@ struct StorageTable {
 
     mutating func add(_ id: PersistentID, path: String) throws -> Int {
         let dtype: DType?
+        let torchDType: String
         let elementBytes: Int
         switch id.storageClass {
         case .typed(let name, let type):
-            guard let type, let width = type.byteWidth else { throw TorchFormatError.unsupportedStorage(key: id.key, className: name) }
+            guard let element = TorchGlobals.storageElement(className: name) else { throw TorchFormatError.unsupportedStorage(key: id.key, className: name) }
             dtype = type
-            elementBytes = width
-        case .untyped, .typedGeneric:
+            torchDType = element.torchDType
+            elementBytes = element.elementBytes
+        case .untyped:
             dtype = nil
+            torchDType = "uint8"
             elementBytes = 1
+        case .typedGeneric:
+            throw TorchFormatError.unsupportedStorage(key: id.key, className: "TypedStorage (a class without a dtype, which torch cannot load)")
         }
         let (byteCount, overflow) = id.numel.multipliedReportingOverflow(by: elementBytes)
         guard !overflow else { throw TorchFormatError.invalidPersistentID(path: path, found: "numel \(id.numel), which overflows") }
-        let describe = { (record: TorchStorageRecord) in "\(record.className) of \(record.declaredElements)" }
-        let root = TorchStorageRecord(key: id.key, className: id.className, dtype: dtype, declaredElements: id.numel,
+        var root = TorchStorageRecord(key: id.key, className: id.className, dtype: dtype, declaredElements: id.numel,
                                       byteCount: byteCount, location: id.location, legacyView: nil)
-        let rootIndex = try insert(root, describe: describe)
+        root.torchDType = torchDType
+        root.elementBytes = elementBytes
+        let rootIndex: Int
+        if let existing = indexByKey[id.key], records[existing].byteCount > 0 || records[existing].torchDType == torchDType {
+            rootIndex = existing
+        } else if indexByKey[id.key] != nil {
+            records.append(root)  // an empty storage referenced again with another class
+            rootIndex = records.count - 1
+        } else {
+            records.append(root)
+            rootIndex = records.count - 1
+            indexByKey[id.key] = rootIndex
+        }
         guard let view = id.view else { return rootIndex }
-        // A legacy view: a byte range of the root storage, in the root's dtype.
+        if let existing = indexByKey[view.key] { return existing }  // the first view with a key is kept
+        // A legacy view: a byte range of the root storage, in this reference's dtype.
+        let rootBytes = records[rootIndex].byteCount
         let (start, o1) = view.offset.multipliedReportingOverflow(by: elementBytes)
         let (length, o2) = view.size.multipliedReportingOverflow(by: elementBytes)
         let (end, o3) = start.addingReportingOverflow(length)
-        guard !o1, !o2, !o3, end <= byteCount else {
+        guard !o1, !o2, !o3, end <= rootBytes else {
+            let (last, o4) = view.offset.addingReportingOverflow(view.size)
             throw TorchFormatError.invalidGeometry(
                 tensor: path, storage: "storage \(id.key)",
-                .outOfStorage(offset: view.offset, sizes: [view.size], strides: [1], lastElement: view.offset + view.size - 1, storageElements: id.numel))
+                .outOfStorage(offset: view.offset, sizes: [view.size], strides: [1], lastElement: o4 ? Int.max : last - 1,
+                              storageElements: rootBytes / elementBytes))
         }
-        let viewRecord = TorchStorageRecord(key: view.key, className: id.className, dtype: dtype, declaredElements: view.size,
-                                            byteCount: length, location: id.location, legacyView: (id.key, start..<end))
-        return try insert(viewRecord, describe: describe)
-    }
-
-    private mutating func insert(_ record: TorchStorageRecord, describe: (TorchStorageRecord) -> String) throws -> Int {
-        if let existing = indexByKey[record.key] {
-            guard records[existing] == record else {
-                throw TorchFormatError.inconsistentStorage(key: record.key, first: describe(records[existing]), second: describe(record))
-            }
-            return existing
-        }
-        records.append(record)
-        indexByKey[record.key] = records.count - 1
+        var viewRecord = TorchStorageRecord(key: view.key, className: id.className, dtype: dtype, declaredElements: view.size,
+                                            byteCount: length, location: id.location, legacyView: (records[rootIndex].key, start..<end))
+        viewRecord.torchDType = torchDType
+        viewRecord.elementBytes = elementBytes
+        records.append(viewRecord)
+        indexByKey[view.key] = records.count - 1
         return records.count - 1
     }
 }

@@ -57,24 +57,26 @@ public final class TorchFile: TensorSource {
         default: throw UnrecognizedFormatError(looksLike: "not a PyTorch file")
         }
         root = opened.root
-        tensors = opened.interpreter.tensors
         storages = opened.storages
         globals = opened.globals
         container = opened.container
         isBigEndian = opened.bigEndian
 
-        // Name the tensors and check each one's view against its storage.
+        // Name the tensors and check each one's view against its storage. A quantized tensor
+        // adds entries for its parameters (docs/cli.md "Quantized tensors").
+        var records = opened.interpreter.tensors
         let named = try TorchFile.nameTensors(root, maxNodes: options.maxTreeNodes)
         var entries: [TensorEntry] = []
         var entryTensors: [Int] = []
         var geometries: [Int: TensorGeometry] = [:]
-        for (name, index) in named {
-            let record = opened.interpreter.tensors[index]
+        var derivedNames: [String] = []
+        func addEntry(_ name: String, _ index: Int, quantization: TensorQuantizationInfo? = nil) throws {
+            let record = records[index]
             guard let dtype = record.dtype else {
                 warnings.append(.unreadableDType(tensor: name, torchDType: record.torchDType))
-                continue
+                return
             }
-            if record.kind == .dense, geometries[index] == nil, let storageIndex = record.storage {
+            if let storageIndex = record.storage, geometries[index] == nil {
                 let storage = opened.storages[storageIndex]
                 do {
                     geometries[index] = try TensorGeometry(
@@ -85,18 +87,15 @@ public final class TorchFile: TensorSource {
                 }
             }
             if record.storage == nil {
-                // Storage-less tensors (meta, sparse) have a shape and nothing to check it against;
-                // check it on its own, since `Shape` traps on negative or overflowing sizes.
-                let kind: String
-                switch record.kind {
-                case .sparse(let layout): kind = layout
-                case .meta: kind = "meta"
-                case .dense, .quantized: kind = "dense"
-                }
+                // Storage-less tensors (meta, sparse, empty) have a shape and nothing to check it
+                // against; check it on its own, since `Shape` traps on negative or overflowing sizes.
                 do {
                     try TensorGeometry.checkSizes(record.sizes, strides: record.strides, maxRank: options.maxTensorRank)
                 } catch {
-                    throw TorchFormatError.invalidGeometry(tensor: name, storage: "no storage (\(kind))", error)
+                    throw TorchFormatError.invalidGeometry(tensor: name, storage: "no storage (\(record.kindName))", error)
+                }
+                if record.kind == .dense, (Shape(record.sizes).checkedElementCount ?? 1) != 0 {
+                    throw TorchFormatError.notDense(tensor: name, kind: "a tensor without storage")
                 }
             }
             // The logical shape doubles a float4 tensor's last size, which a zero-stride view can overflow.
@@ -105,14 +104,55 @@ public final class TorchFile: TensorSource {
                     tensor: name, storage: record.storage.map { TorchFile.recordName(opened.storages[$0]) } ?? "no storage",
                     .overflow(sizes: record.sizes, strides: record.strides))
             }
-            entries.append(TensorEntry(name: name, dtype: dtype, shape: shape))
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: shape, quantization: quantization))
             entryTensors.append(index)
         }
+        func constant(_ value: Int64) -> Int {
+            records.append(TorchTensorRecord(
+                kind: .constant(withUnsafeBytes(of: value.littleEndian) { Array($0) }), torchDType: "int64", dtype: .i64, sizes: [],
+                strides: [], storageOffset: 0, storage: nil, isParameter: false, requiresGrad: false))
+            return records.count - 1
+        }
+        for (name, index) in named {
+            guard case .quantized(let quantization) = records[index].kind else {
+                try addEntry(name, index)
+                continue
+            }
+            var parameters: [(String, Int)] = []
+            let info: TensorQuantizationInfo
+            switch quantization.parameters {
+            case .perTensor(let scale, let zeroPoint):
+                records.append(TorchTensorRecord(
+                    kind: .constant(withUnsafeBytes(of: scale.bitPattern.littleEndian) { Array($0) }), torchDType: "float64", dtype: .f64,
+                    sizes: [], strides: [], storageOffset: 0, storage: nil, isParameter: false, requiresGrad: false))
+                parameters = [(name + ".q_scale", records.count - 1), (name + ".q_zero_point", constant(zeroPoint))]
+                info = TensorQuantizationInfo(torchDType: quantization.torchDType, scheme: quantization.scheme, scale: scale,
+                                              zeroPoint: zeroPoint, axis: nil, parameterTensors: parameters.map(\.0))
+            case .perChannel(let scales, let zeroPoints, let axis):
+                parameters = [(name + ".q_per_channel_scales", scales), (name + ".q_per_channel_zero_points", zeroPoints),
+                              (name + ".q_per_channel_axis", constant(Int64(axis)))]
+                info = TensorQuantizationInfo(torchDType: quantization.torchDType, scheme: quantization.scheme, scale: nil,
+                                              zeroPoint: nil, axis: axis, parameterTensors: parameters.map(\.0))
+            }
+            try addEntry(name, index, quantization: info)
+            for (parameterName, parameterIndex) in parameters { try addEntry(parameterName, parameterIndex) }
+            derivedNames += parameters.map(\.0)
+            warnings.append(.quantizedAsIntegers(tensor: name, torchDType: quantization.torchDType, scheme: quantization.scheme,
+                                                 parameterTensors: parameters.map(\.0)))
+        }
+        if !derivedNames.isEmpty {
+            var counts: [String: Int] = [:]
+            for entry in entries { counts[entry.name, default: 0] += 1 }
+            if let clash = derivedNames.first(where: { (counts[$0] ?? 0) > 1 }) {
+                throw TorchFormatError.unsupportedObject(path: clash, description: "this name of a quantized tensor's parameters is also the name of another tensor")
+            }
+        }
+        tensors = records
         self.entries = entries
         self.entryTensors = entryTensors
         self.geometries = geometries
         if isBigEndian { warnings.append(.bigEndianArchive) }
-        let locations = Set(opened.storages.map(\.location)).subtracting(["cpu"])
+        let locations = Set(opened.storages.map(\.location)).union(opened.interpreter.devices).subtracting(["cpu"])
         if !locations.isEmpty { warnings.append(.storagesOnDevices(locations.sorted())) }
         self.warnings = warnings
         if case .dict(let top) = root, top["pytorch-lightning_version"] != nil || (top["state_dict"] != nil && top["optimizer_states"] != nil) {
@@ -166,23 +206,35 @@ public final class TorchFile: TensorSource {
     public func tensor(record index: Int, name: String) throws -> RawTensor {
         let record = tensors[index]
         switch record.kind {
-        case .dense: break
+        case .dense, .quantized: break
+        case .constant(let bytes):
+            guard let dtype = record.dtype else { throw TorchFormatError.unsupportedDType(tensor: name, dtype: record.torchDType) }
+            return try RawTensor(dtype: dtype, shape: Shape(record.sizes), bytes: TensorBytes(copying: bytes))
         case .meta: throw TorchFormatError.notDense(tensor: name, kind: "a meta tensor (shape only, no data)")
         case .sparse(let layout): throw TorchFormatError.notDense(tensor: name, kind: "a sparse tensor (\(layout))")
-        case .quantized: throw TorchFormatError.notDense(tensor: name, kind: "a quantized tensor")
         }
-        guard let dtype = record.dtype, let storageIndex = record.storage else {
+        guard let dtype = record.dtype else {
             throw TorchFormatError.unsupportedDType(tensor: name, dtype: record.torchDType)
         }
+        guard let storageIndex = record.storage else {
+            // `torch.Tensor()` with no data: empty.
+            guard let shape = record.checkedLogicalShape, shape.elementCount == 0 else {
+                throw TorchFormatError.notDense(tensor: name, kind: "a tensor without storage")
+            }
+            return try RawTensor(dtype: dtype, shape: shape, bytes: .empty)
+        }
         let geometry = try geometries[index] ?? validatedGeometry(record, name: name)
-        let shape = record.logicalShape
+        guard let shape = record.checkedLogicalShape else {
+            throw TorchFormatError.invalidGeometry(tensor: name, storage: TorchFile.recordName(storages[storageIndex]), .overflow(sizes: record.sizes, strides: record.strides))
+        }
         guard let touched = geometry.touchedElements else {
             return try RawTensor(dtype: dtype, shape: shape, bytes: .empty)
         }
         let (storage, owner) = try storageBytes(storageIndex)
         let elementBytes = record.elementBytes
         let swapUnit = isBigEndian ? (dtype == .f4 ? 1 : dtype.swapUnitBytes) : 1
-        if geometry.isContiguous && swapUnit == 1 {
+        let resolve = TensorGeometry.BitResolution(dtype: dtype, negative: record.isNegative, conjugate: record.isConjugate)
+        if geometry.isContiguous && swapUnit == 1 && resolve == nil {
             let range = (touched.lowerBound * elementBytes)..<((touched.upperBound + 1) * elementBytes)
             return try RawTensor(dtype: dtype, shape: shape, bytes: TensorBytes(borrowing: UnsafeRawBufferPointer(rebasing: storage[range]), owner: owner))
         }
@@ -193,8 +245,26 @@ public final class TorchFile: TensorSource {
         guard !overflow, size <= allowed else {
             throw TorchFormatError.materializedTooLarge(tensor: name, bytes: overflow ? Int.max : size, limit: allowed)
         }
-        let bytes = withExtendedLifetime(owner) { geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit) }
+        let bytes = withExtendedLifetime(owner) {
+            geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit, resolving: resolve)
+        }
+        if let resolve, resolve.negative, dtype == .f16 || dtype == .bf16, TorchFile.holdsNaN(bytes, dtype: dtype) {
+            // torch negates a float16/bfloat16 NaN differently in its vector and scalar CPU loops.
+            throw TorchFormatError.unsupportedObject(
+                path: name, description: "the negative bit on a \(dtype == .f16 ? "float16" : "bfloat16") tensor holding NaN is not supported: torch's result depends on its CPU kernel")
+        }
         return try RawTensor(dtype: dtype, shape: shape, bytes: bytes)
+    }
+
+    /// Whether 16-bit float `bytes` hold a NaN.
+    static func holdsNaN(_ bytes: TensorBytes, dtype: DType) -> Bool {
+        let (exponent, mantissa): (UInt16, UInt16) = dtype == .f16 ? (0x7C00, 0x03FF) : (0x7F80, 0x007F)
+        return bytes.withUnsafeBytes { buffer in
+            stride(from: 0, to: buffer.count - 1, by: 2).contains { offset in
+                let bits = buffer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+                return bits & exponent == exponent && bits & mantissa != 0
+            }
+        }
     }
 
     /// A record's view checked against its storage (records reached by name were checked on open).

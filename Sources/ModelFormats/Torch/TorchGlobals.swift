@@ -3,8 +3,8 @@ import TensorData
 // The globals a torch pickle may name, and what each means here.
 //
 // This is exactly the default allowlist of `torch.load(weights_only=True)` in torch 2.15
-// (torch/_weights_only_unpickler.py `_get_allowed_globals`; the 144 entries are listed in
-// FORMATS.md §2.9). Names are matched exactly, after the Python-2 name mapping, as
+// (torch/_weights_only_unpickler.py `_get_allowed_globals`; 144 entries; docs/security.md,
+// "The allowlist is torch's, exactly"). Names are matched exactly, after the Python-2 name mapping, as
 // "module.name". Nothing is ever imported or called: each entry maps to a Swift meaning that the
 // torch interpreter applies to inert pickle values. Anything else is refused at the GLOBAL opcode
 // that names it (or, with --allow-unknown-objects, kept as an inert record).
@@ -66,11 +66,13 @@ public enum TorchGlobal: Equatable, Sendable {
 
 /// What a storage class says about its elements.
 public enum StorageClass: Equatable, Sendable {
-    /// A typed storage: elements of `dtype` (nil for quantized types, which are not supported).
+    /// A typed storage: elements of `dtype` (for quantized storages, the integers they are
+    /// stored as; nil for the packed sub-byte quantized types).
     case typed(name: String, dtype: DType?)
     /// `torch.storage.UntypedStorage`: bytes; the dtype comes from `_rebuild_tensor_v3`.
     case untyped
-    /// `torch.storage.TypedStorage` (seen only in hand-made pickles).
+    /// `torch.storage.TypedStorage` (seen only in hand-made pickles; torch cannot load it, as the
+    /// class has no dtype).
     case typedGeneric
 }
 
@@ -108,7 +110,7 @@ public enum TorchGlobals {
         ]
         for function in TorchRebuildFunction.allCases { table["torch._utils.\(function.rawValue)"] = .rebuild(function) }
         for (prefix, dtype) in storageTypePrefixes {
-            table["torch.\(prefix)Storage"] = .storage(.typed(name: "\(prefix)Storage", dtype: dtype))
+            table["torch.\(prefix)Storage"] = .storage(.typed(name: "\(prefix)Storage", dtype: dtype ?? quantizedRepresentation[prefix]))
         }
         for (prefix, dtype) in storageTypePrefixes where cudaStoragePrefixes.contains(prefix) {
             table["torch.cuda.\(prefix)Storage"] = .storage(.typed(name: "\(prefix)Storage", dtype: dtype))
@@ -154,6 +156,26 @@ public enum TorchGlobals {
         "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2", "bits8",
         "bits16", "bits1x8", "bits2x4", "bits4x2",
     ] + (1...7).map { "int\($0)" } + (1...7).map { "uint\($0)" } + ["qint8", "qint32", "quint8", "quint4x2", "quint2x4"]
+
+    /// The torch dtype and element width a typed storage class holds (`QInt8Storage`: `qint8`,
+    /// 1 byte), as `torch.serialization.StorageType` gives them.
+    public static func storageElement(className: String) -> (torchDType: String, elementBytes: Int)? {
+        switch className {
+        case "QInt8Storage": return ("qint8", 1)
+        case "QUInt8Storage": return ("quint8", 1)
+        case "QInt32Storage": return ("qint32", 4)
+        case "QUInt4x2Storage": return ("quint4x2", 1)
+        case "QUInt2x4Storage": return ("quint2x4", 1)
+        default:
+            guard let prefix = storageTypePrefixes.first(where: { "\($0.0)Storage" == className }), let dtype = prefix.1,
+                  let name = dtype.torchName, let width = dtype.byteWidth
+            else { return nil }
+            return (name, width)
+        }
+    }
+
+    /// The integers a quantized storage's elements are stored as.
+    static let quantizedRepresentation: [String: DType] = ["QInt8": .i8, "QUInt8": .u8, "QInt32": .i32]
 
     /// The storage class name torch writes for `dtype` with `_rebuild_tensor_v2`, or `nil` when
     /// torch uses `_rebuild_tensor_v3` with an untyped storage instead.

@@ -170,8 +170,12 @@ public struct TorchTensorRecord: Sendable, Equatable {
         case meta
         /// A sparse tensor (COO, CSR, …) with its layout.
         case sparse(layout: String)
-        /// A quantized tensor.
-        case quantized
+        /// A quantized tensor: integers in a storage (``dtype`` is their stored type) and the
+        /// parameters that map them to real numbers.
+        case quantized(TorchQuantization)
+        /// A scalar made here from values in the pickle (a quantized tensor's `q_scale`,
+        /// `q_zero_point` or `q_per_channel_axis`), with its little-endian bytes.
+        case constant([UInt8])
     }
 
     /// The kind.
@@ -192,6 +196,12 @@ public struct TorchTensorRecord: Sendable, Equatable {
     public var isParameter: Bool
     /// The `requires_grad` flag.
     public var requiresGrad: Bool
+    /// The negative bit `torch.save` records for `neg()` views: the values are the stored ones
+    /// negated (torch's `resolve_neg`).
+    public var isNegative: Bool = false
+    /// The conjugate bit `torch.save` records for `conj()` views of complex tensors: the values
+    /// are the stored ones with their imaginary parts negated (torch's `resolve_conj`).
+    public var isConjugate: Bool = false
 
     /// The shape as safetensors counts it: a `float4_e2m1fn_x2` tensor's last size doubled.
     public var logicalShape: Shape {
@@ -221,14 +231,44 @@ public struct TorchTensorRecord: Sendable, Equatable {
     }
 }
 
+/// How a quantized tensor's integers map to real numbers (torch/_utils.py `_rebuild_qtensor`).
+public struct TorchQuantization: Sendable, Equatable {
+    /// The parameters, by scheme.
+    public enum Parameters: Sendable, Equatable {
+        /// `per_tensor_affine`: real = (q − zero_point) × scale.
+        case perTensor(scale: Double, zeroPoint: Int64)
+        /// `per_channel_affine` (or `per_channel_affine_float_qparams`): one scale and zero point
+        /// per index along `axis`, each held by a tensor (indices into the tensor table).
+        case perChannel(scales: Int, zeroPoints: Int, axis: Int)
+    }
+
+    /// The torch dtype (`qint8`, `quint8`, `qint32`).
+    public var torchDType: String
+    /// The scheme's torch name (`per_tensor_affine`, …).
+    public var scheme: String
+    /// The parameters.
+    public var parameters: Parameters
+
+    public init(torchDType: String, scheme: String, parameters: Parameters) {
+        self.torchDType = torchDType
+        self.scheme = scheme
+        self.parameters = parameters
+    }
+}
+
 /// A storage a torch pickle references.
 public struct TorchStorageRecord: Sendable, Equatable {
     /// The storage key (the record name under `data/` in a zip, an opaque id in legacy files).
     public let key: String
     /// The storage class named in the persistent id (`FloatStorage`, `UntypedStorage`).
     public let className: String
-    /// The element type of a typed storage; `nil` for an untyped (byte) storage.
+    /// The element type of a typed storage (the integers of a quantized one: `I8` for
+    /// `QInt8Storage`); `nil` for an untyped (byte) storage and for packed sub-byte quantized types.
     public let dtype: DType?
+    /// The torch dtype the storage holds, as torch loads it: `uint8` for an `UntypedStorage`.
+    public var torchDType: String = "uint8"
+    /// Bytes per element of ``torchDType``.
+    public var elementBytes: Int = 1
     /// Elements as the persistent id declares them (bytes for untyped storages).
     public let declaredElements: Int
     /// The storage's size in bytes.
