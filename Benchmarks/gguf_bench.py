@@ -81,7 +81,7 @@ def write_big_file(path, gib, rng):
     w.add_uint32("llama.block_count", 32)
     w.add_string("tokenizer.chat_template", "{% for m in messages %}{{ m.content }}{% endfor %}")
     layer = rng.integers(0, 256, size=1 << 20, dtype=np.uint8)  # reused block bytes
-    per_tensor = (gib * (1 << 30)) // 288
+    per_tensor = int(gib * (1 << 30)) // 288
     kinds = [T.Q4_K, T.Q6_K, T.Q8_0, T.F16]
     for i in range(288):
         qtype = kinds[i % len(kinds)]
@@ -178,8 +178,9 @@ def main():
             if mode in args.skip:
                 continue
             rows = []
-            print(f"\n{mode} (GB/s of float32 {'output' if mode == 'dequantize' else 'input'}; best of {args.reps}; "
-                  f"GGUFBench peak RSS {swift[mode + '_rss_kib'] // 1024} MiB)")
+            what = ("dequantize: GB/s of float32 output" if mode == "dequantize"
+                    else "quantize to Q8_0 the float32 values of each type's tensor: GB/s of float32 input")
+            print(f"\n{what}; least thread CPU time of {args.reps}; GGUFBench peak RSS {swift[mode + '_rss_kib'] // 1024} MiB")
             for tensor in reader.tensors:
                 qtype = tensor.tensor_type
                 name = qtype.name
