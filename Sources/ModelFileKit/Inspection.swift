@@ -20,6 +20,8 @@ public struct Inspection {
     /// What a pickle format adds: globals with verdicts, plain values, storages, and for a
     /// checkpoint its summary; `nil` for formats without a pickle.
     public let torch: TorchDetails?
+    /// What a GGUF file adds: version, alignment, typed metadata, ggml types and offsets.
+    public let gguf: GGUFDetails?
 
     /// Inspects `path`.
     ///
@@ -38,7 +40,8 @@ public struct Inspection {
         path = source.path
         format = source.format
         fileBytes = source.fileByteCount
-        metadata = source.metadata
+        let ggufFile = source as? GGUFFile
+        metadata = ggufFile == nil ? source.metadata : nil  // GGUF metadata is typed: see `gguf`
         let listed: [Int]
         if let filter {
             let glob = NameGlob(filter)
@@ -49,6 +52,7 @@ public struct Inspection {
         tensors = listed.count == source.entries.count ? source.entries : listed.map { source.entries[$0] }
         warnings = source.warnings
         torch = (source as? TorchFile).map(TorchDetails.init)
+        gguf = ggufFile.map { GGUFDetails(file: $0, listed: listed) }
         // totals.parameters (docs/cli.md, inspect): the listed entries the source counts as
         // weights, each tensor once however many names it has.
         let inner: TensorSource = (source as? FolderSource)?.weights ?? source
@@ -85,12 +89,12 @@ public struct Inspection {
         public let tensors: Int
         /// The parameter count (`totals.parameters`, ``Inspection/parameterCount``).
         public let parameters: Int
-        /// Bytes across the listed tensors (`totals.nbytes`).
+        /// Bytes across the listed tensors (`totals.nbytes`): as stored, for GGUF's block types.
         public let nbytes: Int
     }
 
     /// Tensor count, parameter count and bytes of the listed tensors (the JSON's `totals`).
-    public var totals: Totals { Totals(tensors: tensors.count, parameters: parameterCount, nbytes: tensorBytes) }
+    public var totals: Totals { Totals(tensors: tensors.count, parameters: parameterCount, nbytes: gguf?.storedBytes ?? tensorBytes) }
 
     /// The globals a pickle names, once each, with their verdicts (the JSON's `globals`); empty for
     /// formats without a pickle.
@@ -115,27 +119,55 @@ public struct Inspection {
         return totals.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 
-    /// The `modelfile.inspect/1` JSON document.
-    public var json: JSONValue {
+    /// The `modelfile.inspect/1` JSON document, long GGUF arrays summarised.
+    public var json: JSONValue { json(full: false) }
+
+    /// The `modelfile.inspect/1` JSON document; `full` carries every GGUF array in full.
+    public func json(full: Bool) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("schema", "modelfile.inspect/1"),
             ("path", .string(path)),
             ("format", .string(format.rawValue)),
             ("file_bytes", .int(fileBytes)),
-            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null),
-            ("tensors", .array(tensors.map { entry in
-                var members: [(String, JSONValue)] = [
+        ]
+        if let gguf { members += [("version", .int(Int(gguf.version))), ("alignment", .int(gguf.alignment))] }
+        let metadataJSON = gguf?.metadataJSON(full: full)
+            ?? metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null
+        // For GGUF, nbytes is the stored size (blocks), as gguf-py's n_bytes.
+        var byDTypeJSON = byDType.map { ($0.dtype.rawValue, JSONValue.object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) }
+        if let gguf {
+            var stored: [DType: (Int, Int)] = [:]
+            for (entry, info) in zip(tensors, gguf.tensors) {
+                let (count, bytes) = stored[entry.dtype, default: (0, 0)]
+                stored[entry.dtype] = (count + 1, bytes.saturatingAdded(info.byteCount))
+            }
+            byDTypeJSON = stored.sorted { ($0.value.1, $0.key.rawValue) > ($1.value.1, $1.key.rawValue) }
+                .map { ($0.key.rawValue, .object([("tensors", .int($0.value.0)), ("nbytes", .int($0.value.1))])) }
+        }
+        var totalMembers: [(String, JSONValue)] = [
+            ("tensors", .int(totals.tensors)), ("parameters", .int(totals.parameters)), ("nbytes", .int(totals.nbytes)),
+            ("by_dtype", .object(byDTypeJSON)),
+        ]
+        if let gguf {
+            totalMembers.append(("by_ggml_type", .object(gguf.byGGMLType.map { ($0.type.name, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })))
+        }
+        members += [
+            ("metadata", metadataJSON),
+            ("tensors", .array(tensors.enumerated().map { index, entry in
+                var fields: [(String, JSONValue)] = [
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),
                     ("shape", .array(entry.shape.dimensions.map { .int($0) })),
                     ("numel", .int(entry.elementCount)), ("nbytes", .int(entry.byteCount)),
                 ]
-                if let quantization = entry.quantization { members.append(("quantization", Inspection.json(quantization))) }
-                return .object(members)
+                if let gguf {
+                    fields.removeLast()
+                    fields.insert(("ggml_type", .string(gguf.tensors[index].type.name)), at: 2)
+                    fields += [("nbytes", .int(gguf.tensors[index].byteCount)), ("offset", .int(gguf.tensors[index].fileOffset))]
+                }
+                if let quantization = entry.quantization { fields.append(("quantization", Inspection.json(quantization))) }
+                return .object(fields)
             })),
-            ("totals", .object([
-                ("tensors", .int(totals.tensors)), ("parameters", .int(totals.parameters)), ("nbytes", .int(totals.nbytes)),
-                ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
-            ])),
+            ("totals", .object(totalMembers)),
         ]
         if let torch { members += torch.jsonMembers }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))

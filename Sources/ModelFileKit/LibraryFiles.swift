@@ -47,7 +47,10 @@ extension ModelFile {
     ///   writes it (`torch.load(weights_only=True)` reads it);
     /// - `.ckpt`: a Lightning checkpoint holding the tensors as its `state_dict`;
     /// - `.npz`: one `NAME.npy` member per tensor, as `numpy.savez` writes it; `.npy`: the one
-    ///   tensor of a state dict that holds exactly one, as `numpy.save` writes it.
+    ///   tensor of a state dict that holds exactly one, as `numpy.save` writes it;
+    /// - `.gguf`: tensors in their plain GGUF types (F32, F16, BF16, F64, integers), with
+    ///   `general.architecture`, `general.name` (the file name, unless `metadata` gives them) and
+    ///   each `metadata` entry as a string, as `modelfile convert` writes GGUF.
     ///
     /// Tensors are written in their own dtypes and names, in order.
     ///
@@ -62,18 +65,19 @@ extension ModelFile {
             let entries = items.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) }
             switch format {
             case .safetensors:
-                var exact: [ExactString: String]?
-                if let metadata {
-                    exact = [:]
-                    for (key, value) in metadata { exact?[ExactString(key)] = value }
-                }
-                try SafetensorsWriter.write(to: path, entries: entries, metadata: exact, overwrite: true, tensorBytes: { items[$0].tensor.bytes })
+                try SafetensorsWriter.write(to: path, entries: entries, metadata: metadata.map(exactKeys), overwrite: true,
+                                            tensorBytes: { items[$0].tensor.bytes })
             case .pth:
                 try TorchWriter.write(stateDict, to: path, overwrite: true)
             case .ckpt:
                 try CheckpointWriter.writeWeights(entries: entries, to: path, overwrite: true, tensorBytes: { items[$0].tensor.bytes })
             case .npz:
                 try NumPyWriter.writeNpz(to: path, entries: entries, overwrite: true, tensorBytes: { items[$0].tensor.bytes })
+            case .gguf:
+                let source = StateDictSource(path: path, stateDict: stateDict, metadata: metadata)
+                var options = ConversionOptions()
+                options.overwrite = true
+                _ = try Conversion.writeGGUF(try ConversionPlan(source: source, options: options, output: .gguf), to: path, options: options)
             case .npy:
                 guard let entry = entries.first, let item = items.first, entries.count == 1 else {
                     throw LibraryFileError.npyHoldsOneTensor(count: entries.count)
@@ -117,6 +121,8 @@ public enum SavedFormat: String, Sendable, CaseIterable {
     case npz
     /// `.npy`: one NumPy array.
     case npy
+    /// `.gguf`: llama.cpp's format, tensors in their plain types.
+    case gguf
 
     /// The format named by the extension of `path` (case-insensitive), or `nil`.
     public init?(pathExtensionOf path: String) {
@@ -128,12 +134,13 @@ public enum SavedFormat: String, Sendable, CaseIterable {
         case "ckpt": self = .ckpt
         case "npz": self = .npz
         case "npy": self = .npy
+        case "gguf": self = .gguf
         default: return nil
         }
     }
 
     /// Whether the format has a place for string metadata.
-    public var storesMetadata: Bool { self == .safetensors }
+    public var storesMetadata: Bool { self == .safetensors || self == .gguf }
 }
 
 /// Why ``ModelFile/save(_:to:metadata:)`` cannot write a file.
@@ -152,7 +159,7 @@ public enum LibraryFileError: Error, Equatable, CustomStringConvertible {
             let known = SavedFormat.allCases.map(\.rawValue).joined(separator: ", ")
             return "the extension names no format the library writes (\(known); .pt and .bin are written as .pth)"
         case .metadataNotStored(let format):
-            return "\(format) files have no place for string metadata (safetensors has)"
+            return "\(format) files have no place for string metadata (safetensors and GGUF have)"
         case .npyHoldsOneTensor(let count):
             return "a .npy file holds one array; the state dict has \(count) tensors (save it as .npz)"
         }
@@ -188,4 +195,33 @@ extension Module {
     public func save(to path: String, metadata: [String: String]? = nil, dtype: DType = .f32) throws {
         try ModelFile.save(stateDict(as: dtype), to: path, metadata: metadata)
     }
+}
+
+/// A state dict in memory as a source, so that a writer that takes a conversion plan (GGUF) can
+/// write it.
+final class StateDictSource: TensorSource {
+    let path: String
+    let items: [(name: String, tensor: RawTensor)]
+    let entries: [TensorEntry]
+    let metadata: [ExactString: String]?
+
+    /// `stateDict` as a source named `path` (the output, whose name GGUF records), with `metadata`.
+    init(path: String, stateDict: StateDict, metadata: [String: String]?) {
+        self.path = path
+        items = Array(stateDict)
+        entries = items.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) }
+        self.metadata = metadata.map(exactKeys)
+    }
+
+    var format: ModelFormat { .safetensors }
+    var fileByteCount: Int { entries.reduce(0) { $0.saturatingAdded($1.byteCount) } }
+    var warnings: [ModelFileWarning] { [] }
+    func tensor(at index: Int) throws -> RawTensor { items[index].tensor }
+}
+
+/// `metadata` with its keys compared by their bytes, as the writers take it.
+func exactKeys(_ metadata: [String: String]) -> [ExactString: String] {
+    var result: [ExactString: String] = [:]
+    for (key, value) in metadata { result[ExactString(key)] = value }
+    return result
 }

@@ -42,7 +42,12 @@ public struct Verification {
         var options = options
         options.strictShards = false
         do {
-            source = try ModelFile.open(path, options: options)
+            // A GGUF file is opened with its truncated tensors listed, so each one is named below.
+            if (try? FormatDetector.detect(path: path)) == .gguf {
+                source = try GGUFFile(path: path, options: options, allowingTruncation: true)
+            } else {
+                source = try ModelFile.open(path, options: options)
+            }
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
             throw ModelFileError(path: path, underlying: error)
         } catch let error as UnrecognizedFormatError {
@@ -61,6 +66,9 @@ public struct Verification {
         if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel {
             findings += sharded.disagreements.map { .shardDisagreement($0) }
         }
+        // What llama.cpp refuses but gguf-py reads is a warning; faults in the file are findings.
+        var warnings = source.warnings
+        if let gguf = source as? GGUFFile { warnings += gguf.header.llamaCppIncompatibilities }
         if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
             findings.append(.bytesAfterPickle)
         }
@@ -87,7 +95,7 @@ public struct Verification {
                 findings.append(.unreadableTensor(tensor: entry.name, error: error))
             }
         }
-        return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+        return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: warnings)
     }
 
     /// Whether `error` (or the shard error it is) is a link out of a model folder.
@@ -209,7 +217,9 @@ public enum VerificationFinding: CustomStringConvertible {
             let place = error.tensor.map { $0.isByteEqual(to: tensor) } == true ? "" : "tensor \"\(tensor)\": "
             return "\(place)\(error); \(unread) of \(total) tensors not read"
         case .unreadableTensor(let tensor, let error):
-            return "tensor \"\(tensor)\": \(error)"
+            // A GGUF error names the tensor itself.
+            let place = (error as? GGUFError)?.tensor.map { $0.isByteEqual(to: tensor) } == true ? "" : "tensor \"\(tensor)\": "
+            return place + "\(error)"
         }
     }
 

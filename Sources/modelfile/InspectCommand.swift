@@ -12,6 +12,9 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    @Flag(name: .long, help: "With --json, give every GGUF metadata array in full (arrays over 64 items are otherwise summarised).")
+    var full = false
+
     @Option(name: .long, help: "Only list tensors whose names match this shell glob (e.g. '*.weight').")
     var filter: String?
 
@@ -21,7 +24,7 @@ struct InspectCommand: ParsableCommand {
         try Terminal.run {
             let inspection = try Inspection.inspect(
                 path: path, filter: filter, options: reading.readOptions)
-            if output.json { Terminal.out(json: inspection.json) } else { Terminal.out(inspection.table) }
+            if output.json { Terminal.out(json: inspection.json(full: full)) } else { Terminal.out(inspection.table) }
             for warning in inspection.warnings { Terminal.warning(warning) }
             return 0
         }

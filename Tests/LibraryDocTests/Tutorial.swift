@@ -217,12 +217,12 @@ do {
 }
 tutorialBlock(25)  // docs/library.md line 578
 let inspection = try ModelFile.inspect("Fixtures/library/fnn.pth")
-print(inspection.format, inspection.totals.tensors, inspection.totals.parameters)
+print(inspection.format.rawValue, inspection.totals.tensors, inspection.totals.parameters)
 print(inspection.tensors[0].name, inspection.tensors[0].dtype, inspection.tensors[0].shape)
 for global in inspection.globals { print(global.module, global.name, global.allowed) }
 
 let quantized = try ModelFile.inspect("Fixtures/library/quantized.pth")
-for warning in quantized.warnings { print(warning.code, "-", warning.message) }
+for warning in quantized.warnings { print(warning.code.rawValue, "-", warning.message) }
 
 let scan = try ModelFile.scan("Fixtures/library/evil.pth")
 print(scan.isClean, scan.globals.filter { !$0.allowed }.map { $0.module + "." + $0.name })

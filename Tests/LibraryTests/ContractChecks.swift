@@ -531,6 +531,19 @@ extension ContractRun {
             expect(array.names == ["linear1_weight"], "linear1_weight.npy names \(array.names)")
             expectClose(try tensor(named: "linear1_weight", in: array), "linear1_weight", in: npz, rtol: 0, atol: 0)
         }
+        line("GGUF: block types dequantized to float32 and float16 widened, as convert does") {
+            let gguf = files["gguf"] as? [String: Any] ?? [:]
+            let records = gguf["tensors"] as? [[String: Any]] ?? []
+            let weights = try ModelFile.load(fixture("tiny.gguf"))
+            expect(weights.names == records.compactMap { $0["name"] as? String }, "tiny.gguf names \(weights.names)")
+            for record in records {
+                let name = record["name"] as? String ?? ""
+                expect(weights[name]?.dtype == .f32, "\(name) is \(String(describing: weights[name]?.dtype)), not F32")
+                let values = (record["values"] as? [Double] ?? []).map { Float($0) }
+                expectClose(try tensor(named: name, in: weights), shape: record["shape"] as? [Int] ?? [], values, rtol: 0, atol: 0,
+                            "\(name) (\(record["type"] as? String ?? ""))")
+            }
+        }
         line("refusals (unknown globals, corrupt files) are thrown as typed errors whose description names the refused global or the place of the fault") {
             do {
                 _ = try ModelFile.load(fixture("evil.pth"))
@@ -563,6 +576,13 @@ extension ContractRun {
             try ModelFile.save(inOrder, to: work + "/out.npz")
             try expectStateDict(try ModelFile.load(work + "/out.npz"), fnn["state"], "out.npz")
             expect(try ModelFile.inspect(work + "/out.npz").format == .numpyNpz, "out.npz is not a NumPy archive")
+        }
+        line("format by extension: .gguf (added to the contract)") {
+            let inOrder = try ModelFile.load(fixture("fnn.pth"))
+            try ModelFile.save(inOrder, to: work + "/out.gguf", metadata: ["general.architecture": "fnn"])
+            try expectStateDict(try ModelFile.load(work + "/out.gguf"), fnn["state"], "out.gguf")
+            let inspection = try ModelFile.inspect(work + "/out.gguf")
+            expect(inspection.format == .gguf && inspection.gguf?.metadata.first?.key == "general.architecture", "out.gguf: \(inspection.format)")
         }
         line("format by extension: .pth/.pt/.bin") {
             let inOrder = try ModelFile.load(fixture("fnn.pth"))
