@@ -4,8 +4,11 @@ import TensorData
 
 /// Output formats `convert` writes.
 public enum OutputFormat: String, Sendable, CaseIterable {
+    /// A `.safetensors` file (or, with `--max-shard-size`, a folder of shards).
     case safetensors
+    /// A `.pth`/`.pt`/`.bin` torch zip archive of an `OrderedDict`.
     case pth
+    /// A `.ckpt` Lightning checkpoint.
     case ckpt
     /// A NumPy `.npz` archive of `.npy` members.
     case npz

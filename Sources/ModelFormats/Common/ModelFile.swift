@@ -60,9 +60,11 @@ public enum ModelFile {
 
 /// A Hugging Face model folder, read through the weights file it holds.
 public final class FolderSource: TensorSource {
+    /// The path the source was opened from.
     public let path: String
     /// The source for the weights file inside the folder.
     public let weights: TensorSource
+    /// Always ``ModelFormat/directory``.
     public var format: ModelFormat { .directory }
 
     init(path: String, weights: TensorSource) throws {
@@ -70,10 +72,16 @@ public final class FolderSource: TensorSource {
         self.weights = weights
     }
 
+    /// The weights file's bytes on disk.
     public var fileByteCount: Int { weights.fileByteCount }
+    /// The weights file's metadata.
     public var metadata: [ExactString: String]? { weights.metadata }
+    /// The weights file's tensors, in its order.
     public var entries: [TensorEntry] { weights.entries }
+    /// The weights file's warnings.
     public var warnings: [ModelFileWarning] { weights.warnings }
+    /// The bytes of the weights file's tensor `index`.
     public func tensor(at index: Int) throws -> RawTensor { try weights.tensor(at: index) }
+    /// Lets the weights file drop tensor `index`'s pages.
     public func releaseMemory(forTensorAt index: Int) { weights.releaseMemory(forTensorAt: index) }
 }

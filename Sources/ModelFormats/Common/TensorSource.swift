@@ -79,6 +79,7 @@ public struct TensorQuantizationInfo: Sendable, Equatable {
     /// The entries that hold the parameters (`NAME.q_scale`, …), in order.
     public let parameterTensors: [String]
 
+    /// A quantization record with every field given.
     public init(torchDType: String, scheme: String, scale: Double?, zeroPoint: Int64?, axis: Int?, parameterTensors: [String]) {
         self.torchDType = torchDType
         self.scheme = scheme
@@ -126,10 +127,12 @@ public protocol ReadBudgeted: TensorSource {
 }
 
 extension ReadBudgeted {
+    /// Entry `index`'s bytes as listed.
     public func budgetCharge(forTensorAt index: Int) -> Int { entries[index].byteCount }
 }
 
 extension TensorSource {
+    /// Nothing to release by default.
     public func releaseMemory(forTensorAt index: Int) {}
 
     /// The index of the tensor named `name` (compared by bytes).

@@ -28,6 +28,7 @@ public final class TorchFile: ReadBudgeted {
     public let isBigEndian: Bool
     /// Every tensor, in file order.
     public let entries: [TensorEntry]
+    /// What reading the pickle noticed.
     public private(set) var warnings: [ModelFileWarning]
     /// The tensor record behind each entry.
     public let entryTensors: [Int]
