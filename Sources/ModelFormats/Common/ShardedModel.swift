@@ -114,13 +114,11 @@ public final class ShardedModel: TensorSource {
     /// - Parameter strict: throw on the first disagreement between index and shards (the
     ///   default); when `false`, disagreements are collected in ``disagreements`` (for `verify`).
     /// - Throws: `FileError`, the shards' format errors (naming the shard), `ShardedSafetensorsError`.
-    public init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
-        self.path = path
+    public convenience init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
         let indexFile = try MappedFile(path: path)
-        index = try SafetensorsIndex.parse(indexFile.bytes)
+        let index = try SafetensorsIndex.parse(indexFile.bytes)
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var shards: [(String, TensorSource)] = []
-        var problems: [ShardedSafetensorsError] = []
         for name in index.shardNames {
             let shardPath = folder + "/" + name
             do {
@@ -132,6 +130,17 @@ public final class ShardedModel: TensorSource {
                 throw ShardReadError(shard: name, underlying: error)
             }
         }
+        try self.init(path: path, index: index, shards: shards, strict: strict)
+    }
+
+    /// A sharded set from its parsed index and its opened shards (in ``SafetensorsIndex/shardNames``
+    /// order); remote inspect builds one from shards read over HTTP.
+    ///
+    /// - Throws: `ShardedSafetensorsError` for the first disagreement when `strict`.
+    public init(path: String, index: SafetensorsIndex, shards: [(name: String, source: TensorSource)], strict: Bool = true) throws {
+        self.path = path
+        self.index = index
+        var problems: [ShardedSafetensorsError] = []
         self.shards = shards
         format = shards.allSatisfy { $0.1.format == .safetensors } ? .safetensorsSharded : .pytorchSharded
         // Map every tensor of every shard, in shard order then file order.

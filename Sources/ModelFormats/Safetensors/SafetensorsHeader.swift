@@ -39,14 +39,23 @@ public struct SafetensorsHeader: Sendable, Equatable {
     /// - Parameter file: the whole file's bytes (only the first 8 + N are read).
     /// - Throws: `SafetensorsError` naming the first fault found.
     public static func parse(file: UnsafeRawBufferPointer) throws -> SafetensorsHeader {
-        guard file.count >= 8 else { throw SafetensorsError.fileTooSmall(size: file.count) }
+        try parse(prefix: file, fileByteCount: file.count)
+    }
+
+    /// Parses and validates the header from the first bytes of a file of `fileByteCount` bytes
+    /// (remote inspect fetches only these): the same checks as ``parse(file:)``.
+    ///
+    /// - Parameter prefix: the file's first bytes, at least 8 + N of them (or the whole file).
+    /// - Throws: `SafetensorsError` naming the first fault found.
+    public static func parse(prefix file: UnsafeRawBufferPointer, fileByteCount: Int) throws -> SafetensorsHeader {
+        guard fileByteCount >= 8, file.count >= 8 else { throw SafetensorsError.fileTooSmall(size: min(fileByteCount, file.count)) }
         let declared = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         guard declared <= UInt64(maxHeaderBytes) else {
             throw SafetensorsError.headerTooLarge(declared: declared, limit: maxHeaderBytes)
         }
         let headerLength = Int(declared)  // ≤ 1e8, so the conversion cannot trap
-        guard headerLength <= file.count - 8 else {
-            throw SafetensorsError.headerBeyondFile(declared: declared, available: file.count - 8)
+        guard headerLength <= fileByteCount - 8, headerLength <= file.count - 8 else {
+            throw SafetensorsError.headerBeyondFile(declared: declared, available: min(fileByteCount, file.count) - 8)
         }
         let text = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
         if let bad = firstInvalidUTF8(text) { throw SafetensorsError.invalidUTF8(at: 8 + bad) }
@@ -83,7 +92,7 @@ public struct SafetensorsHeader: Sendable, Equatable {
             }
             tensors.append(try parseEntry(name: key, value))
         }
-        try validateLayout(tensors, dataBytes: file.count - 8 - headerLength, dataStart: 8 + headerLength)
+        try validateLayout(tensors, dataBytes: fileByteCount - 8 - headerLength, dataStart: 8 + headerLength)
         return SafetensorsHeader(metadata: metadata, metadataKeys: metadataKeys, tensors: tensors, headerByteCount: headerLength)
     }
 
