@@ -274,8 +274,9 @@ private final class Transfer {
     /// One header line (status line, header, or the blank line that ends them). `false` stops.
     func header(_ line: UnsafeRawBufferPointer) -> Bool {
         headerBytes += line.count
-        var text = String(decoding: line, as: UTF8.self)
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        var end = line.count
+        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self)
         if text.hasPrefix("HTTP/") {
             let fields = text.split(separator: " ", maxSplits: 2)
             status = fields.count >= 2 ? Int(fields[1]) ?? 0 : 0
