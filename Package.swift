@@ -57,7 +57,7 @@ let package = Package(
             ]),
 
         // Test support: fixture lookup, tolerance helpers, hostile-byte builders.
-        .target(name: "TestSupport", dependencies: ["TensorData"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["TensorData", "CCrypto"], path: "Tests/Support"),
         .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO", "TestSupport"]),
         .testTarget(name: "PickleVMTests", dependencies: ["PickleVM", "TestSupport"]),
