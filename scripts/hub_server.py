@@ -2,8 +2,10 @@
 
 Serves the files of one folder as repository REPO at one commit, the way the hub does:
   GET  /api/models/{repo}/revision/{rev}      {"id", "sha", "siblings": [{"rfilename", "size", "blobId", "lfs"}]}
+  GET  /api/models/{repo}/tree/{rev}          the file list huggingface_hub's snapshot_download asks for
   GET|HEAD /{repo}/resolve/{rev}/{path}       small files: 200 with ETag (git blob id), X-Repo-Commit;
-                                               LFS files (.safetensors, .bin, or >= 10 MB): 302 to /cdn/{sha256}
+                                               LFS files (.safetensors, .bin, or >= 10 MB): 302 to http://localhost:PORT/cdn/{sha256}
+                                               (another host name, as the hub's CDN is)
                                                with X-Linked-Etag, X-Linked-Size, X-Repo-Commit
   GET|HEAD /cdn/{sha256}                       the bytes, with Range support
 Every request is counted (method, path, body bytes sent) in `server.log`.
@@ -57,6 +59,18 @@ class Repository:
                     entry["sha256"] = sha256_of(full)
                     self.by_sha[entry["sha256"]] = entry
                 self.files[rel] = entry
+
+    def tree(self):
+        entries, folders = [], set()
+        for rel, entry in sorted(self.files.items()):
+            parts = rel.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folders.add("/".join(parts[:depth]))
+            item = {"type": "file", "oid": entry["git"], "size": entry["size"], "path": rel}
+            if entry["lfs"]:
+                item["lfs"] = {"oid": entry["sha256"], "size": entry["size"], "pointerSize": 134}
+            entries.append(item)
+        return [{"type": "directory", "oid": "0" * 40, "size": 0, "path": f} for f in sorted(folders)] + entries
 
     def api(self):
         siblings = []
@@ -122,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
         repo = self.server.repository
         path = unquote(self.path.split("?", 1)[0])
         api_prefix = f"/api/models/{repo.repo_id}/revision/"
+        if path.startswith(f"/api/models/{repo.repo_id}/tree/"):
+            return self.reply(200, {"Content-Type": "application/json"}, json.dumps(repo.tree()).encode())
         resolve_prefix = f"/{repo.repo_id}/resolve/"
         if path.startswith(api_prefix):
             body = json.dumps(repo.api()).encode()
@@ -138,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(404, {"X-Error-Code": "EntryNotFound"})
             common = {"X-Repo-Commit": repo.commit}
             if entry["lfs"]:
-                headers = dict(common, **{"Location": f"/cdn/{entry['sha256']}", "X-Linked-Etag": f'"{entry["sha256"]}"',
+                headers = dict(common, **{"Location": f"http://localhost:{self.server.server_address[1]}/cdn/{entry['sha256']}", "X-Linked-Etag": f'"{entry["sha256"]}"',
                                           "X-Linked-Size": str(entry["size"]), "ETag": '"redirect-etag"'})
                 return self.reply(302, headers)
             return self.send_file(entry, dict(common, **{"ETag": f'"{entry["git"]}"'}))
