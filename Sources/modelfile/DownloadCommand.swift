@@ -198,7 +198,8 @@ final class DownloadDisplay: DownloadProgress, @unchecked Sendable {
 
     private func draw(_ state: inout State, force: Bool) {
         let now = Clock.now()
-        guard force || now - state.lastDraw >= 0.1 else { return }
+        // Progress is for work over about a second (docs/cli.md, "General rules").
+        guard now - start >= 1, force || now - state.lastDraw >= 0.1 else { return }
         state.lastDraw = now
         var text = ""
         for _ in 0..<state.drawnLines { text += "\u{1B}[1A\u{1B}[2K" }

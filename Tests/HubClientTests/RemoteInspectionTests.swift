@@ -130,6 +130,20 @@ struct HubRuleTests {
         }
     }
 
+    @Test("a server that says nothing: the request times out after the stall timeout")
+    func stallTimeout() throws {
+        let server = try LoopbackHTTPServer { _ in
+            Thread.sleep(forTimeInterval: 4)
+            return .init(status: 200)
+        }
+        let client = try HTTPClient(timeouts: HTTPTimeouts(connect: 2, stall: 1))
+        let start = Date()
+        let url = try #require(HTTPURL(server.baseURL + "/slow"))
+        #expect(throws: HTTPError.timedOut(url: url.description, seconds: 1)) { try client.fetch(url) }
+        #expect(Date().timeIntervalSince(start) < 3.5)
+        #expect(HTTPError.timedOut(url: "u", seconds: 1).isRetryable)
+    }
+
     @Test("allow_patterns semantics: fnmatch without escapes, * across /, [!…], folder patterns")
     func patternRules() {
         #expect(Repository.matches("a/b/c.json", patterns: ["*.json"]))
