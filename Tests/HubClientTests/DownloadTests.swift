@@ -330,6 +330,25 @@ struct DownloadTests {
         for file in files { #expect(contents(result.folder + "/" + file.path) == file.bytes) }
     }
 
+    @Test("two downloads of one repository at once share the cache without corrupting it (a lock per blob)")
+    func concurrentDownloads() throws {
+        let files = try sampleFiles()
+        let hub = try FakeHub(files: files)
+        let cache = try temporaryPath()
+        let session = HubSession(configuration: try configuration(hub, cache: cache))
+        let errors = NSLock()
+        nonisolated(unsafe) var failures: [Error] = []
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            do { _ = try session.download(DownloadPlan(repository: RepositoryID("org/model"))) } catch {
+                errors.withLock { failures.append(error) }
+            }
+        }
+        #expect(failures.isEmpty)
+        let snapshot = cache + "/models--org--model/snapshots/" + hub.commit
+        for file in files { #expect(contents(snapshot + "/" + file.path) == file.bytes) }
+        #expect(exists(cache + "/.locks/models--org--model/" + files[3].sha256 + ".lock"))
+    }
+
     @Test("a file name from the API that would leave the folder is refused")
     func unsafeNames() throws {
         for name in ["../escape", "/etc/passwd", "a/../../b", "a\\b", "a//b", ""] {

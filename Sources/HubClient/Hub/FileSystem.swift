@@ -147,6 +147,24 @@ enum FileSystem {
     }
 }
 
+/// An exclusive advisory lock (flock) on a lock file, held until released or the process ends:
+/// two downloads of the same file (ours or huggingface_hub's) never write it at once.
+final class FileLock {
+    private var fd: Int32
+
+    /// Waits for the lock on `path`, creating the file and its folders if needed.
+    init(path: String) throws {
+        try FileSystem.makeFolders(FileSystem.folder(of: path))
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.error(path: path, operation: "create lock file", errno: errno) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileSystem.error(path: path, operation: "lock", errno: errno) }
+        }
+    }
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+}
+
 /// A file that a download appends to, kept when the process dies so a later run can resume.
 final class PartialFile {
     let path: String

@@ -34,6 +34,16 @@ struct FileTransfer {
             let path = try destination.adoptBlob(blobID, for: file, commit: commit)
             return (DownloadedFile(path: file.path, byteCount: FileSystem.fileSize(path), blobID: blobID, status: .cached), 0)
         }
+        // Another process may be fetching the same file: wait for it, then look again.
+        let lock = try FileLock(path: destination.lockPath(blobID: file.blobID, for: file))
+        defer { withExtendedLifetime(lock) {} }
+        if let path = destination.completedPath(of: file, commit: commit) {
+            return (DownloadedFile(path: file.path, byteCount: FileSystem.fileSize(path), blobID: file.blobID, status: .cached), 0)
+        }
+        if let blobID = file.blobID, destination.hasBlob(blobID) {
+            let path = try destination.adoptBlob(blobID, for: file, commit: commit)
+            return (DownloadedFile(path: file.path, byteCount: FileSystem.fileSize(path), blobID: blobID, status: .cached), 0)
+        }
         let url = try session.resolveURL(repository, revision: commit, path: file.path)
         var knownID = file.blobID
         var knownSize = file.size

@@ -25,6 +25,8 @@ protocol DownloadDestination: Sendable {
     func finish(revision: String, commit: String) throws
     /// The folder the files appear in.
     func folder(commit: String) -> String
+    /// The lock file huggingface_hub also takes while it fetches the same file.
+    func lockPath(blobID: String?, for file: RepositoryFile) -> String
 }
 
 /// The hub cache: one folder of repositories, each in the huggingface_hub layout.
@@ -147,6 +149,12 @@ struct CacheDestination: DownloadDestination {
     }
 
     func folder(commit: String) -> String { cache.snapshotFolder(repository, commit: commit) }
+
+    /// `{cache}/.locks/models--org--name/{blob id}.lock`, as huggingface_hub names it.
+    func lockPath(blobID: String?, for file: RepositoryFile) -> String {
+        let name = blobID ?? ("unnamed-" + file.path.replacingSlashes(with: "--"))
+        return cache.root + "/.locks/" + repository.cacheFolderName + "/" + name + ".lock"
+    }
 }
 
 /// Downloads into a plain folder (`--local-dir`), keeping huggingface_hub's bookkeeping in
@@ -203,6 +211,9 @@ struct LocalFolderDestination: DownloadDestination {
     func finish(revision: String, commit: String) throws {}
 
     func folder(commit: String) -> String { root }
+
+    /// `.cache/huggingface/download/{path}.lock`, as huggingface_hub names it.
+    func lockPath(blobID: String?, for file: RepositoryFile) -> String { bookkeeping + "/download/" + file.path + ".lock" }
 
     /// `.cache/huggingface/.gitignore` (`*`) and `CACHEDIR.TAG`, as huggingface_hub makes them.
     private func prepareBookkeeping() throws {
