@@ -1,4 +1,5 @@
 import BinaryIO
+import HubClient
 import ModelFormats
 import TensorData
 
@@ -30,6 +31,10 @@ public struct Inspection {
     /// - Throws: `ModelFileError` naming the file and the fault.
     public static func inspect(path: String, filter: String? = nil, options: ReadOptions = ReadOptions()) throws -> Inspection {
         try attributing(to: path) {
+            if path.hasPrefix("hf://") {
+                let source = try RemoteInspection.open(path, configuration: try HubConfiguration.fromEnvironment())
+                return Inspection(source: source, filter: filter)
+            }
             let source = try ModelFile.open(path, options: options)
             return Inspection(source: source, filter: filter)
         }

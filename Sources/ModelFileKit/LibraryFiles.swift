@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BinaryIO
+import HubClient
 import ModelFormats
 import TensorData
 import TensorNN
@@ -19,13 +23,21 @@ extension ModelFile {
     /// weights, a TorchScript archive's parameters and buffers. Values keep their stored dtype;
     /// `try Tensor(raw)` converts one to float32.
     ///
-    /// Tensors stored contiguously are not copied: they stay mapped from the file until the state
-    /// dict is released.
+    /// `path` may also name a repository in the local Hugging Face cache, `org/name` (when no file
+    /// or folder of that name exists): its snapshot of `main` is read, as the commands read it.
     ///
+    /// Tensors stored contiguously are not copied: they stay mapped from the file until the state
+    /// dict is released (and until then the file cannot be replaced by a save: the input is never
+    /// the output, docs/security.md).
+    ///
+    /// - Parameter hubCache: the Hugging Face cache folder `org/name` is looked up in; by default
+    ///   the one huggingface_hub uses (`HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+    ///   `~/.cache/huggingface/hub`).
     /// - Throws: ``ModelFileError`` naming the file and the fault: a refused global
     ///   (`archive/data.pkl at byte 169: unsupported global posix.system`), a corrupt or
     ///   truncated file (with the entry or byte offset), content that is not a model file.
-    public static func load(_ path: String, options: ReadOptions = ReadOptions()) throws -> StateDict {
+    public static func load(_ path: String, options: ReadOptions = ReadOptions(), hubCache: String? = nil) throws -> StateDict {
+        let path = resolved(path, hubCache: hubCache)
         let source = try attributing(to: path) { try ModelFile.open(path, options: options) }
         return try attributing(to: path) {
             let plan = try ConversionPlan(source: source, options: ConversionOptions())
@@ -94,8 +106,8 @@ extension ModelFile {
     ///
     /// - Parameter filter: a shell glob (`*.weight`); only matching tensors are listed and counted.
     /// - Throws: ``ModelFileError`` naming the file and the fault.
-    public static func inspect(_ path: String, filter: String? = nil, options: ReadOptions = ReadOptions()) throws -> Inspection {
-        try Inspection.inspect(path: path, filter: filter, options: options)
+    public static func inspect(_ path: String, filter: String? = nil, options: ReadOptions = ReadOptions(), hubCache: String? = nil) throws -> Inspection {
+        try Inspection.inspect(path: resolved(path, hubCache: hubCache), filter: filter, options: options)
     }
 
     /// What `modelfile scan` reports for `path` (a file, a sharded set's index, or a folder), as a
@@ -104,8 +116,17 @@ extension ModelFile {
     /// the file is interpreted or loaded.
     ///
     /// - Throws: ``ModelFileError`` when the path cannot be read or is not a model file.
-    public static func scan(_ path: String) throws -> ScanReport {
-        try ScanReport.scan(path: path)
+    public static func scan(_ path: String, hubCache: String? = nil) throws -> ScanReport {
+        try ScanReport.scan(path: resolved(path, hubCache: hubCache))
+    }
+
+    /// `path` itself when something exists there or it names no repository of the Hugging Face
+    /// cache; else that repository's weights (a cached `org/name`, ``HubCache/modelPath(for:)``).
+    static func resolved(_ path: String, hubCache: String?) -> String {
+        guard let hubCache else { return resolvedModelPath(path) }
+        var info = stat()
+        if path.hasPrefix("hf://") || lstat(path, &info) == 0 { return path }
+        return HubCache(root: hubCache).modelPath(for: path) ?? path
     }
 }
 
@@ -168,7 +189,8 @@ public enum LibraryFileError: Error, Equatable, CustomStringConvertible {
 
 extension Module {
     /// Fills the module's parameters from the weights in the file at `path` (any format
-    /// ``ModelFile/load(_:options:)`` reads), converting any real dtype to float32.
+    /// ``ModelFile/load(_:options:hubCache:)`` reads, a cached `org/name` too), converting any
+    /// real dtype to float32.
     ///
     /// With `strict` (the default) every parameter must be in the file with its shape and the file
     /// must hold nothing else (after `prefix`); every name and shape is checked before anything
@@ -182,8 +204,9 @@ extension Module {
     ///   does not match (nothing is changed); ``NNError/unconvertibleTensor(name:dtype:)`` for a
     ///   complex tensor.
     @discardableResult
-    public func load(from path: String, strict: Bool = true, prefix: String = "", options: ReadOptions = ReadOptions()) throws -> StateDictLoadReport {
-        try loadStateDict(try ModelFile.load(path, options: options), strict: strict, prefix: prefix)
+    public func load(from path: String, strict: Bool = true, prefix: String = "", options: ReadOptions = ReadOptions(),
+                     hubCache: String? = nil) throws -> StateDictLoadReport {
+        try loadStateDict(try ModelFile.load(path, options: options, hubCache: hubCache), strict: strict, prefix: prefix)
     }
 
     /// Saves the parameters (``stateDict(as:)``: PyTorch's names and order, float32 unless

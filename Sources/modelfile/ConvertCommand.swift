@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import ModelFormats
 import TensorData
@@ -91,7 +92,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try Terminal.run {
-            let input = arguments[arguments.count - 2], outputPath = arguments[arguments.count - 1]
+            let input = resolvedModelPath(arguments[arguments.count - 2]), outputPath = arguments[arguments.count - 1]
             var options = ConversionOptions()
             options.outputFormat = to
             if arguments.count == 3, let spelling = ConvertCommand.spellings[arguments[0]] {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import ModelFormats
 
@@ -7,7 +8,7 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "List a model file's tensors, metadata and contents from its headers alone.")
 
-    @Argument(help: "A model file or a Hugging Face model folder.")
+    @Argument(help: "A model file, a Hugging Face model folder, a cached org/name, or hf://org/name[@rev]/file.", transform: resolvedModelPath)
     var path: String
 
     @OptionGroup var output: OutputOptions
@@ -36,7 +37,7 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Read every byte of a model file: structure, bounds, non-finite values; exit 1 with findings.")
 
-    @Argument(help: "A model file or a Hugging Face model folder.")
+    @Argument(help: "A model file, a Hugging Face model folder or a cached org/name.", transform: resolvedModelPath)
     var path: String
 
     @OptionGroup var output: OutputOptions
@@ -58,7 +59,7 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Security verdict without loading tensors: every global and opcode class a pickle uses; exit 1 with findings.")
 
-    @Argument(help: "Model files or folders.")
+    @Argument(help: "Model files, folders or cached org/name repositories.", transform: resolvedModelPath)
     var paths: [String]
 
     @OptionGroup var output: OutputOptions
@@ -98,10 +99,10 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two model files of any formats tensor by tensor; exit 1 when they differ.")
 
-    @Argument(help: "The first file.")
+    @Argument(help: "The first file.", transform: resolvedModelPath)
     var a: String
 
-    @Argument(help: "The second file.")
+    @Argument(help: "The second file.", transform: resolvedModelPath)
     var b: String
 
     @Option(name: .long, help: "Absolute tolerance (default 0: bit-identical values).")

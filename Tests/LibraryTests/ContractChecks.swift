@@ -531,6 +531,24 @@ extension ContractRun {
             expect(array.names == ["linear1_weight"], "linear1_weight.npy names \(array.names)")
             expectClose(try tensor(named: "linear1_weight", in: array), "linear1_weight", in: npz, rtol: 0, atol: 0)
         }
+        line("a cached org/name: the local Hugging Face cache's snapshot, as the commands read it") {
+            // A cache laid out as huggingface_hub lays it out: refs/main names the commit, the
+            // snapshot holds the files (here copies of the fixtures).
+            let cache = work + "/hub-cache", commit = String(repeating: "ab", count: 20)
+            let snapshot = cache + "/models--org--fnn/snapshots/" + commit
+            try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: cache + "/models--org--fnn/refs", withIntermediateDirectories: true)
+            try Data((commit + "\n").utf8).write(to: URL(fileURLWithPath: cache + "/models--org--fnn/refs/main"))
+            try? FileManager.default.removeItem(atPath: snapshot + "/model.safetensors")
+            try FileManager.default.copyItem(atPath: fixture("fnn.safetensors"), toPath: snapshot + "/model.safetensors")
+            try expectStateDict(try ModelFile.load("org/fnn", hubCache: cache), fnn["state"], ordered: false, "org/fnn")
+            let model = FNN()
+            try model.load(from: "org/fnn", hubCache: cache)
+            try expectStateDict(model.stateDict(), fnn["state"], "model.load(from: \"org/fnn\")")
+            expect(try ModelFile.inspect("org/fnn", hubCache: cache).totals.parameters == fnn["parameters"] as? Int, "inspect org/fnn")
+            expect(try ModelFile.scan("org/fnn", hubCache: cache).isClean, "scan org/fnn")
+            expectThrows("org/absent") { _ = try ModelFile.load("org/absent", hubCache: cache) }
+        }
         line("GGUF: block types dequantized to float32 and float16 widened, as convert does") {
             let gguf = files["gguf"] as? [String: Any] ?? [:]
             let records = gguf["tensors"] as? [[String: Any]] ?? []
