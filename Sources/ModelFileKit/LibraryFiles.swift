@@ -200,7 +200,8 @@ extension Module {
     /// matches is loaded and the report lists the rest (`report.missing`, `report.unexpected`).
     ///
     /// - Throws: ``ModelFileError`` when the file cannot be read;
-    ///   ``NNError/stateDictMismatch(missing:unexpected:shapeMismatches:)`` when a strict load
+    ///   ``NNError/unreflectableProperty(module:property:kind:)`` for a module whose parameters
+    ///   reflection cannot name; ``NNError/stateDictMismatch(missing:unexpected:shapeMismatches:)`` when a strict load
     ///   does not match (nothing is changed); ``NNError/unconvertibleTensor(name:dtype:)`` for a
     ///   complex tensor.
     @discardableResult
@@ -214,8 +215,11 @@ extension Module {
     /// (``ModelFile/save(_:to:metadata:)``). A file saved this way loads into the PyTorch class
     /// with `load_state_dict(strict=True)`.
     ///
-    /// - Throws: ``ModelFileError`` as ``ModelFile/save(_:to:metadata:)`` does.
+    /// - Throws: ``ModelFileError`` as ``ModelFile/save(_:to:metadata:)`` does;
+    ///   ``NNError/unreflectableProperty(module:property:kind:)`` for a module whose parameters
+    ///   reflection cannot name (``Module/checkReflection()``), before anything is written.
     public func save(to path: String, metadata: [String: String]? = nil, dtype: DType = .f32) throws {
+        try checkReflection()
         try ModelFile.save(stateDict(as: dtype), to: path, metadata: metadata)
     }
 }
