@@ -696,6 +696,34 @@ extension ContractRun {
             expect(inspection.warnings.first?.message.contains("weight") == true, "message \(inspection.warnings.first?.message ?? "")")
             expect(try ModelFile.inspect(fixture("fnn.pth")).warnings.isEmpty, "fnn.pth has warnings")
         }
+        line("inspect and scan: NumPy and GGUF files too") {
+            let npz = files["npz"] as? [String: Any] ?? [:]
+            let archive = try ModelFile.inspect(fixture("fnn.npz"))
+            expect(archive.format == .numpyNpz && archive.tensors.map(\.name) == npz["names"] as? [String], "fnn.npz: \(archive.tensors.map(\.name))")
+            expect(archive.totals.parameters == fnn["parameters"] as? Int && archive.globals.isEmpty, "fnn.npz totals \(archive.totals)")
+            let array = try ModelFile.inspect(fixture("linear1_weight.npy"))
+            expect(array.format == .numpyNpy && array.tensors.map(\.name) == ["linear1_weight"]
+                   && array.tensors.first?.shape.dimensions == [6, 8], "linear1_weight.npy: \(array.tensors)")
+            let gguf = files["gguf"] as? [String: Any] ?? [:]
+            let records = gguf["tensors"] as? [[String: Any]] ?? []
+            let tiny = try ModelFile.inspect(fixture("tiny.gguf"))
+            expect(tiny.format == .gguf && tiny.tensors.map(\.name) == records.compactMap { $0["name"] as? String }, "tiny.gguf names")
+            expect(tiny.tensors.map(\.shape.dimensions) == records.compactMap { $0["shape"] as? [Int] }, "tiny.gguf shapes")
+            expect(tiny.gguf?.tensors.map(\.type.name) == records.compactMap { $0["type"] as? String }, "tiny.gguf ggml types")
+            for name in ["fnn.npz", "linear1_weight.npy", "tiny.gguf"] {
+                let report = try ModelFile.scan(fixture(name))
+                expect(report.isClean && report.globals.isEmpty, "scan \(name): \(report.findings.map(\.code))")
+            }
+            // An object array pickles its items: scan lists the pickle's globals and refuses them.
+            let objects = try ModelFile.scan(root + "/Fixtures/numpy/object_array.npz")
+            let made = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/Fixtures/numpy/object_array.npz.json")))
+            let arrays = (made as? [String: Any])?["arrays"] as? [[String: Any]] ?? []
+            let pickled = arrays.flatMap { $0["globals"] as? [String] ?? [] }
+            let names = objects.globals.map { $0.module + "." + $0.name }
+            expect(!pickled.isEmpty && names == pickled, "object_array.npz globals \(names), numpy pickled \(pickled)")
+            expect(!objects.isClean && objects.globals.allSatisfy { !$0.allowed }, "object_array.npz verdicts")
+            expect(objects.files.map(\.content) == [.numpyArchive], "object_array.npz content")
+        }
         line("try ModelFile.scan(path): globals[i].module/.name/.allowed (scan too)") {
             let evil = files["evil"] as? [String: Any] ?? [:]
             let report = try ModelFile.scan(fixture("evil.pth"))
