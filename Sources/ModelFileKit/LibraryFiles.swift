@@ -17,7 +17,9 @@ extension ModelFile {
     ///
     /// The format is detected from the content, never the extension: safetensors (single,
     /// sharded, or a Hugging Face model folder), PyTorch zip and legacy files, Lightning
-    /// checkpoints and training checkpoints. Of a checkpoint, the weights are returned as
+    /// checkpoints, training checkpoints, NumPy `.npy` (the array under the file's name) and
+    /// `.npz` (each array under its name), and GGUF (every tensor as float32: block types
+    /// dequantized, float16 widened, as `modelfile convert` does). Of a checkpoint, the weights are returned as
     /// `convert` selects them (docs/cli.md, `convert`): a Lightning checkpoint's `state_dict`
     /// entries under their own names (`model.linear1.weight`), a training checkpoint's model
     /// weights, a TorchScript archive's parameters and buffers. Values keep their stored dtype;
