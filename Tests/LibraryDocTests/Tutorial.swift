@@ -227,7 +227,7 @@ for warning in quantized.warnings { print(warning.code.rawValue, "-", warning.me
 let scan = try ModelFile.scan("Fixtures/library/evil.pth")
 print(scan.isClean, scan.globals.filter { !$0.allowed }.map { $0.module + "." + $0.name })
 for finding in scan.findings { print(finding.code) }
-tutorialBlock(26)  // docs/library.md line 613
+tutorialBlock(26)  // docs/library.md line 620
 var loraRNG = SplitMix64(seed: 3)
 let adapted = DiabetesNet(using: &loraRNG)
 try adapted.load(from: "diabetes.safetensors")
