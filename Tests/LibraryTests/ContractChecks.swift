@@ -723,6 +723,13 @@ extension ContractRun {
             expect(!pickled.isEmpty && names == pickled, "object_array.npz globals \(names), numpy pickled \(pickled)")
             expect(!objects.isClean && objects.globals.allSatisfy { !$0.allowed }, "object_array.npz verdicts")
             expect(objects.files.map(\.content) == [.numpyArchive], "object_array.npz content")
+            // GGUF holds no code, but a chat template reaching for Jinja's escape hatches is a finding.
+            let template = try ModelFile.scan(root + "/Fixtures/gguf/chat_template_injection.gguf")
+            guard case .chatTemplateInjection(_, let key, _, let markers)? = template.findings.first else {
+                return fail("chat_template_injection.gguf findings \(template.findings.map(\.code))")
+            }
+            expect(template.findings.count == 1 && key == "tokenizer.chat_template" && markers.contains("__globals__"),
+                   "chat template finding \(key) \(markers)")
         }
         line("try ModelFile.scan(path): globals[i].module/.name/.allowed (scan too)") {
             let evil = files["evil"] as? [String: Any] ?? [:]
