@@ -122,7 +122,7 @@ public enum Conversion {
         return result
     }
 
-    private static func write(_ plan: ConversionPlan, input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
+    static func write(_ plan: ConversionPlan, input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
         guard let format else {
             throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)

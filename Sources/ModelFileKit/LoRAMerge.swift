@@ -1,0 +1,187 @@
+import ModelFormats
+import TensorCore
+import TensorData
+
+// `modelfile lora merge` (docs/cli.md, "LoRA"): the base streams through the same writers as
+// `convert`, one tensor at a time; a tensor the adapter changes is computed in row blocks of about
+// a million values — the delta in float32, added to the base values in float32 (float64 for a
+// float64 base) and rounded once to the output dtype — so memory stays near one base tensor, its
+// output and a block, plus the adapter.
+
+/// What `lora merge` should do besides merging.
+public struct LoRAMergeOptions {
+    /// `--scale`: the factor S in `W + S·s·(B·A)`.
+    public var scale = 1.0
+    /// `--dtype`: cast floating-point tensors (merged ones are rounded once, to this dtype).
+    public var dtype: DType?
+    /// `--to`: the output format (default: OUT's extension).
+    public var outputFormat: OutputFormat?
+    /// `--max-shard-size`: write safetensors shards of at most this many bytes into the folder OUT.
+    public var maxShardBytes: Int?
+    /// `--force`.
+    public var overwrite = false
+    /// How the inputs are read.
+    public var readOptions = ReadOptions()
+    /// Called with (bytes done, bytes total) as tensors are written.
+    public var progress: ((Int, Int) -> Void)?
+
+    /// Default options: S = 1, dtypes kept.
+    public init() {}
+}
+
+/// What a merge wrote.
+public struct LoRAMergeResult {
+    /// The adapter's layout.
+    public let adapterKind: LoRAAdapterKind
+    /// Base tensors changed by a low-rank delta.
+    public let mergedTensorCount: Int
+    /// Base tensors replaced (modules_to_save, trained biases) or given a LoRA bias.
+    public let replacedTensorCount: Int
+    /// The conversion that wrote the output.
+    public let conversion: ConversionResult
+}
+
+/// Merges LoRA adapters into base weights.
+public enum LoRAMerge {
+    /// Merges the adapter at `adapter` into the model at `base` and writes `output`.
+    ///
+    /// Every adapter entry is checked against the base before anything is written.
+    ///
+    /// - Throws: `ModelFileError` naming the file at fault (``LoRAMergeError``, format errors);
+    ///   nothing is left at `output` then.
+    public static func merge(base: String, adapter: String, output: String, options: LoRAMergeOptions) throws -> LoRAMergeResult {
+        guard options.scale.isFinite else {
+            throw ModelFileError(path: adapter, underlying: LoRAMergeError.invalidScale(options.scale))
+        }
+        let baseSource = try attributing(to: base) { try ModelFile.open(base, options: options.readOptions) }
+        let adapterSource = try attributing(to: adapter) { () throws -> LoRAAdapterSource in
+            let source = try ModelFile.open(adapter, options: options.readOptions)
+            guard let lora = source as? LoRAAdapterSource else { throw LoRAMergeError.notAnAdapter(format: source.format.rawValue) }
+            return lora
+        }
+        var baseOptions = ConversionOptions()
+        baseOptions.readOptions = options.readOptions
+        let basePlan = try attributing(to: base) { try ConversionPlan(source: baseSource, options: baseOptions) }
+        let resolved = try attributing(to: adapter) {
+            try ResolvedLoRAAdapter(adapter: adapterSource, base: basePlan.entries, scale: options.scale)
+        }
+        let merged = LoRAMergedSource(base: basePlan, updates: resolved.updates, dtype: options.dtype)
+        var writeOptions = ConversionOptions()
+        writeOptions.outputFormat = options.outputFormat
+        writeOptions.dtype = options.dtype
+        writeOptions.maxShardBytes = options.maxShardBytes
+        writeOptions.overwrite = options.overwrite
+        writeOptions.progress = options.progress
+        let plan = try attributing(to: base) { try ConversionPlan(source: merged, options: writeOptions) }
+        var result = try Conversion.write(plan, input: base, output: output, options: writeOptions)
+        result.selection = basePlan.selection
+        result.leftOutTensorCount = baseSource.entries.count - basePlan.entries.count
+        let products = resolved.updates.values.filter { $0.product != nil }.count
+        return LoRAMergeResult(adapterKind: adapterSource.kind, mergedTensorCount: products,
+                               replacedTensorCount: resolved.updates.count - products, conversion: result)
+    }
+}
+
+/// The base seen through an adapter: tensors it changes are computed on request, the others are
+/// the base's bytes.
+final class LoRAMergedSource: TensorSource {
+    let base: ConversionPlan
+    let updates: [Int: LoRATensorUpdate]
+    let entries: [TensorEntry]
+
+    init(base: ConversionPlan, updates: [Int: LoRATensorUpdate], dtype: DType?) {
+        self.base = base
+        self.updates = updates
+        entries = base.entries.enumerated().map { index, entry in
+            guard updates[index] != nil, let dtype else { return entry }
+            return TensorEntry(name: entry.name, dtype: dtype, shape: entry.shape)
+        }
+    }
+
+    var path: String { base.source.path }
+    /// The base's format, except that a checkpoint's weights are plain tensors now (its selection
+    /// was already applied).
+    var format: ModelFormat {
+        let format = (base.source as? FolderSource)?.weights.format ?? base.source.format
+        return [.lightningCheckpoint, .torchScript].contains(format) ? .pytorchZip : format
+    }
+    var fileByteCount: Int { base.source.fileByteCount }
+    var metadata: [ExactString: String]? { base.source.metadata }
+    var warnings: [ModelFileWarning] { base.warnings }
+
+    func tensor(at index: Int) throws -> RawTensor {
+        let entry = base.entries[index]
+        guard let update = updates[index] else { return try RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index)) }
+        let input = try update.replacement?.tensor ?? RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index))
+        return try LoRAArithmetic.apply(update, to: input, as: entries[index].dtype)
+    }
+
+    func releaseMemory(forTensorAt index: Int) { base.release(index) }
+}
+
+/// The arithmetic of a merge, one base tensor at a time.
+enum LoRAArithmetic {
+    /// Values per block of rows computed at once.
+    static let blockValues = 1 << 20
+
+    /// `input` (the base tensor, or its replacement) with `update`'s product and addition applied,
+    /// computed in float32 (float64 for a float64 input) and rounded once to `dtype`.
+    static func apply(_ update: LoRATensorUpdate, to input: RawTensor, as dtype: DType) throws -> RawTensor {
+        guard update.product != nil || update.addition != nil else {
+            guard input.dtype != dtype else { return input }
+            return try RawTensor(dtype: dtype, shape: input.shape,
+                                 bytes: ConversionPlan.cast(input, to: dtype, byteCount: dtype.byteCount(elementCount: input.elementCount) ?? 0))
+        }
+        let count = input.elementCount
+        let rows = update.product?.rows ?? 1
+        let columns = update.product?.columns ?? count
+        let inputWidth = input.dtype.bitWidth / 8, outputWidth = dtype.bitWidth / 8
+        let blockRows = max(1, min(rows, blockValues / max(columns, 1)))
+        let bytes = input.bytes.withUnsafeBytes { source in
+            TensorBytes(count: count * outputWidth) { destination in
+                var values = [Float](repeating: 0, count: blockRows * columns)
+                var wide = input.dtype == .f64 ? [Double](repeating: 0, count: blockRows * columns) : []
+                var delta = update.product == nil ? [] : [Float](repeating: 0, count: blockRows * columns)
+                var row = 0
+                while row < rows {
+                    let n = min(blockRows, rows - row)
+                    let first = row * columns, length = n * columns
+                    let sourceSlice = UnsafeRawBufferPointer(rebasing: source[(first * inputWidth)..<((first + length) * inputWidth)])
+                    if let product = update.product {
+                        product.left.withUnsafeBufferPointer { left in
+                            product.right.withUnsafeBufferPointer { right in
+                                delta.withUnsafeMutableBufferPointer { out in
+                                    MatrixProduct.multiply(left.baseAddress! + row * product.rank, right.baseAddress!, into: out.baseAddress!,
+                                                           m: n, n: columns, k: product.rank)
+                                }
+                            }
+                        }
+                    }
+                    let factor = Float(update.product?.factor ?? 0)
+                    let added = update.addition.map { (values: $0.values, factor: Float($0.factor)) }
+                    if input.dtype == .f64 {
+                        for i in 0..<length { wide[i] = sourceSlice.loadUnaligned(fromByteOffset: i * 8, as: Double.self) }
+                        if update.product != nil { for i in 0..<length { wide[i] += Double(delta[i] * factor) } }
+                        if let added { for i in 0..<length { wide[i] += Double(added.values[first + i] * added.factor) } }
+                        if dtype == .f64 {
+                            for i in 0..<length { destination.storeBytes(of: wide[i], toByteOffset: (first + i) * 8, as: Double.self) }
+                            row += n
+                            continue
+                        }
+                        for i in 0..<length { values[i] = Float(wide[i]) }
+                    } else {
+                        values.withUnsafeMutableBufferPointer { ElementCodec.decode(sourceSlice, dtype: input.dtype, into: $0) }
+                        if update.product != nil { for i in 0..<length { values[i] += delta[i] * factor } }
+                        if let added { for i in 0..<length { values[i] += added.values[first + i] * added.factor } }
+                    }
+                    values.withUnsafeBufferPointer { all in
+                        ElementCodec.encode(UnsafeBufferPointer(rebasing: all[0..<length]), as: dtype,
+                                            into: UnsafeMutableRawBufferPointer(rebasing: destination[(first * outputWidth)..<((first + length) * outputWidth)]))
+                    }
+                    row += n
+                }
+            }
+        }
+        return try RawTensor(dtype: dtype, shape: input.shape, bytes: bytes)
+    }
+}
