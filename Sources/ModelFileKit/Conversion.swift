@@ -106,7 +106,7 @@ public enum Conversion {
     public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
         if let required = options.requiredInput {
-            let format = (source as? FolderSource)?.weights.format ?? source.format
+            let format = source.contentSource.format
             guard required.formats.contains(format) || required.formats.contains(source.format) else {
                 throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
             }
@@ -143,7 +143,7 @@ public enum Conversion {
         let total = plan.entries.reduce(0) { $0 + $1.byteCount }
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
-        let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
+        let inputFormat = plan.source.contentSource.format
         let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         let didWrite: (Int) -> Void = { index in
             plan.release(index)

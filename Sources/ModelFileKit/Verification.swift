@@ -55,11 +55,11 @@ public struct Verification {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
         }
         var findings: [String] = []
-        if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.format) {
+        if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.contentSource.format) {
             findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
         }
-        if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel { findings += sharded.disagreements.map(\.description) }
-        if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
+        if let sharded = source.contentSource as? ShardedModel { findings += sharded.disagreements.map(\.description) }
+        if let torch = source.contentSource as? TorchFile, torch.hasBytesAfterPickle {
             findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
         }
         var checks: [TensorCheck] = []
