@@ -30,6 +30,8 @@ struct LoRAProduct: Sendable {
     let columns: Int
     /// `--scale` times the adapter's scaling.
     let factor: Double
+    /// Whether the product is `(B·A)ᵀ` (left = Aᵀ, right = Bᵀ) rather than `B·A` (left = B, right = A).
+    let transposed: Bool
 }
 
 /// What merging does to one base tensor: replace it, add a low-rank product, add a bias.
@@ -112,8 +114,8 @@ public enum LoRAMergeError: Error, Equatable, CustomStringConvertible {
 struct ResolvedLoRAAdapter {
     /// Base entry index → what happens to it.
     var updates: [Int: LoRATensorUpdate] = [:]
-    /// Adapted module paths, in adapter order, with their rank, alpha and scaling.
-    var modules: [(path: String, rank: Int, alpha: Double)] = []
+    /// Adapted module paths, in adapter order, with their rank, alpha and rsLoRA setting.
+    var modules: [(path: String, rank: Int, alpha: Double, usesRSLoRA: Bool)] = []
 
     static let peftPrefix = "base_model.model."
     /// kohya's usual prefixes: U-Net, text encoders (SD 1.x, SDXL's two, SD3's three), DiT transformers.
@@ -179,7 +181,7 @@ struct ResolvedLoRAAdapter {
                 a: (aEntry.name, try adapter.tensor(at: aIndex)), b: (bEntry.name, try adapter.tensor(at: bIndex)), module: module,
                 factor: factor, fanInFanOut: config.fanInFanOut, alwaysTransposed: embedding, base: base, index: index)
             updates[product.target, default: LoRATensorUpdate()].product = product.product
-            modules.append((module, rank, alpha))
+            modules.append((module, rank, alpha, config.usesRSLoRA))
             if let biasIndex = found[.bias] {
                 let entry = adapter.entries[biasIndex]
                 let target = module + ".bias"
@@ -261,7 +263,7 @@ struct ResolvedLoRAAdapter {
                 a: (down.name, try adapter.tensor(at: downIndex)), b: (up.name, try adapter.tensor(at: upIndex)), module: module,
                 factor: scale * alpha / Double(rank), fanInFanOut: false, alwaysTransposed: false, base: base, index: index)
             updates[product.target, default: LoRATensorUpdate()].product = product.product
-            modules.append((module, rank, alpha))
+            modules.append((module, rank, alpha, false))
         }
     }
 
@@ -322,7 +324,8 @@ struct ResolvedLoRAAdapter {
             left = bValues                                          // B [out × r]
             right = aValues                                         // A [r × in·k…]
         }
-        return (t, LoRAProduct(entry: a.name, left: left, right: right, rank: rank, rows: rows, columns: columns, factor: factor))
+        return (t, LoRAProduct(entry: a.name, left: left, right: right, rank: rank, rows: rows, columns: columns, factor: factor,
+                                transposed: useTransposed))
     }
 
     static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
