@@ -12,21 +12,25 @@ public final class MappedFile: @unchecked Sendable {
     /// The mapped bytes (empty for an empty file).
     public let bytes: UnsafeRawBufferPointer
     private let mapping: UnsafeMutableRawPointer?
+    /// Marks the file as an input while it is mapped.
+    private let claim: InputClaim
 
     /// Maps `path` read-only.
+    ///
+    /// The path must be a regular file (or a symbolic link to one): a directory, FIFO, socket or
+    /// device is refused before it is opened, so nothing blocks (``RegularFile/openForReading(_:)``).
+    /// While the mapping lives, the file counts as an input of the running work, so no
+    /// ``OutputFile`` replaces it (``InputClaim``).
     ///
     /// - Throws: `FileError` if the file cannot be opened, is not a regular file, or cannot be mapped.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        let (fd, info) = try RegularFile.openForReading(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FileError(path: path, operation: "stat", errno: errno) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw FileError(path: path, operation: "open", message: (info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")
+        claim = InputClaim(path: path, status: info)
+        guard let size = Int(exactly: info.st_size), size >= 0 else {
+            throw FileError(path: path, operation: "stat", message: "reports a size of \(info.st_size) bytes")
         }
-        let size = Int(info.st_size)
         if size == 0 {
             mapping = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -28,10 +28,12 @@ public final class OutputFile {
     /// Creates the temporary file for `path`.
     ///
     /// - Parameter overwrite: when `false`, refuses if `path` already exists.
-    /// - Throws: `FileError` if the destination exists (and `overwrite` is false), its folder is
-    ///   missing or the temporary file cannot be created.
+    /// - Throws: `FileError` if the destination is an input of the running work (the same file, or
+    ///   a link to it; see ``OutputTarget/check(_:)``, whatever `overwrite` says), exists (and
+    ///   `overwrite` is false), its folder is missing or the temporary file cannot be created.
     public init(path: String, overwrite: Bool) throws {
         self.path = path
+        try OutputTarget.check(path)
         var info = stat()
         if stat(path, &info) == 0 {
             if (info.st_mode & S_IFMT) == S_IFDIR {

@@ -3,7 +3,7 @@ import ExactText
 /// Why JSON text was refused, and where: `offset` is the byte at fault, counted from the start
 /// of the buffer plus the cursor's `offsetBase` (so a safetensors header reports file offsets).
 ///
-/// The description is one line: `at byte 17: lone surrogate \ud800 (half of a UTF-16 pair) cannot be text`.
+/// The description is one line: `at byte 17: lone surrogate U+D800 (half of a UTF-16 pair) cannot be text`.
 public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What is wrong.
     public let fault: JSONFault
@@ -58,11 +58,13 @@ public enum JSONFault: Equatable, Sendable, CustomStringConvertible {
         case .nonFiniteLiteral(let literal): return "\(literal) is not JSON (only finite numbers are)"
         case .invalidUTF8: return "a string holds bytes that are not UTF-8"
         case .controlCharacter(let byte): return "raw control character \(JSONFault.hex(byte)) in a string; JSON requires it escaped"
-        case .invalidEscape(let byte): return "invalid escape \\\(JSONFault.isPrintable(byte) ? String(UnicodeScalar(byte)) : JSONFault.hex(byte)); expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u"
-        case .invalidUnicodeEscape: return "\\u must be followed by four hexadecimal digits"
+        // The reader's own words name escapes without writing a backslash: the command escapes
+        // every backslash it shows, and `\u` would read back as `\\u`.
+        case .invalidEscape(let byte):
+            return "invalid escape: a backslash followed by \(JSONFault.show(byte)); JSON allows only a quote, a backslash, /, b, f, n, r, t or u after one"
+        case .invalidUnicodeEscape: return "a backslash-u escape must be followed by four hexadecimal digits"
         case .loneSurrogate(let unit):
-            let hex = String(unit, radix: 16)
-            return "lone surrogate \\u\(hex) (half of a UTF-16 pair) cannot be text"
+            return "lone surrogate \(JSONFault.codePoint(unit)) (half of a UTF-16 pair) cannot be text"
         case .invalidNumber: return "malformed number (JSON numbers have no leading zeros, no leading + and digits on both sides of . and after e)"
         case .numberOutOfRange: return "number out of range (beyond the largest 64-bit float)"
         case .trailingCharacters: return "trailing characters after the JSON value"
@@ -76,6 +78,12 @@ public enum JSONFault: Equatable, Sendable, CustomStringConvertible {
     static func hex(_ byte: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
         return "0x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
+    }
+
+    /// `U+D800` for a UTF-16 code unit.
+    static func codePoint(_ unit: UInt16) -> String {
+        let hex = String(unit, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     static func show(_ byte: UInt8) -> String {
@@ -93,7 +101,7 @@ public enum JSONExpectation: String, Equatable, Sendable, CustomStringConvertibl
     case valueOrArrayEnd = "a value or ']'"
     case commaOrArrayEnd = "',' or ']'"
     case closingQuote = "the closing '\"'"
-    case escape = "an escape character after '\\'"
+    case escape = "an escape character after a backslash"
     case digit = "a digit"
     case literalTrue = "true"
     case literalFalse = "false"

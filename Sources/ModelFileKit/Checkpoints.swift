@@ -111,18 +111,14 @@ public struct CheckpointSummary {
             return InertDataRendering.text(value, limit: 600)
         }
         var split = (weights: 0, optimizer: 0, other: 0)
-        func add(_ total: inout Int, _ count: Int) {
-            let (sum, overflow) = total.addingReportingOverflow(count)
-            total = overflow ? Int.max : sum
-        }
         for (index, entry) in file.entries.enumerated() {
             if let key = checkpoint.stateDictKey, entry.name.hasBytePrefix(key + ".") {
-                add(&split.weights, entry.byteCount)
+                split.weights = split.weights.saturatingAdded(entry.byteCount)
             } else if file.entryRoles[index] == .optimizerState
                         || checkpoint.optimizerKey.map({ entry.name.hasBytePrefix($0 + ".") }) == true {
-                add(&split.optimizer, entry.byteCount)
+                split.optimizer = split.optimizer.saturatingAdded(entry.byteCount)
             } else {
-                add(&split.other, entry.byteCount)
+                split.other = split.other.saturatingAdded(entry.byteCount)
             }
         }
         byteSplit = split
@@ -293,9 +289,12 @@ public enum Strip {
     ///   path is not in it, or a kept value cannot be written back.
     public static func strip(input: String, output: String, keep: Set<String>, drop: [String] = [], overwrite: Bool,
                              options: ReadOptions = ReadOptions()) throws -> Result {
+        let claim = InputClaim(path: input)
+        defer { withExtendedLifetime(claim) {} }
         let file = try attributing(to: input) { () throws -> TorchFile in
-            guard let torch = try ModelFile.open(input, options: options) as? TorchFile else {
-                throw StripError.notACheckpoint(found: "not a PyTorch or Lightning file")
+            let source = try ModelFile.open(input, options: options)
+            guard let torch = source as? TorchFile else {
+                throw StripError.notACheckpoint(found: source.format == .directory ? "a directory" : "a \(source.format.rawValue) file")
             }
             return torch
         }
@@ -325,15 +324,19 @@ public enum Strip {
             }
             entries.append(entry)
         }
-        let (root, records) = TorchTreeRewriter.renumber(.dict(TorchDict(entries, isOrdered: top.isOrdered)))
+        let representatives = TorchTreeRewriter.tiedRepresentatives(file.tensors)
+        let (root, records) = TorchTreeRewriter.renumber(.dict(TorchDict(entries, isOrdered: top.isOrdered)), representative: { representatives[$0] })
         var tensors: [TensorEntry] = []
         for (record, name) in records {
             let info = file.tensors[record]
             guard let dtype = info.dtype else {
                 throw ModelFileError(path: input, underlying: TorchFormatError.unsupportedDType(tensor: name, dtype: info.torchDType))
             }
-            tensors.append(TensorEntry(name: name, dtype: dtype, shape: info.logicalShape))
+            tensors.append(TensorEntry(name: name, dtype: dtype, shape: try attributing(to: input) { try TorchTreeRewriter.checkedShape(info, name: name) }))
         }
+        // The whole rewrite fits the read budget, or nothing is written (a rewrite writes at most
+        // about twice its input).
+        try attributing(to: input) { try file.readBudget.check(tensors.saturatingSum(\.byteCount), for: "rewriting its \(tensors.count) tensors") }
         try attributing(to: output) {
             try TorchWriter.write(to: output, object: root, tensors: tensors, overwrite: overwrite, archiveName: "archive",
                                   tensorBytes: { try file.tensor(record: records[$0].record, name: records[$0].name).bytes })
@@ -445,31 +448,50 @@ extension Conversion {
     static func writeCheckpoint(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
         if let file = wholeCheckpoint(plan, options: options) {
-            let (root, records) = TorchTreeRewriter.renumber(file.root)
+            let representatives = TorchTreeRewriter.tiedRepresentatives(file.tensors)
+            let (root, records) = TorchTreeRewriter.renumber(file.root, representative: { representatives[$0] })
             var tensors: [TensorEntry] = []
+            var readBytes = 0
             for (record, name) in records {
                 let info = file.tensors[record]
                 guard let dtype = info.dtype else { throw TorchFormatError.unsupportedDType(tensor: name, dtype: info.torchDType) }
                 let target = options.dtype.flatMap { dtype.isCastableFloat ? $0 : nil } ?? dtype
-                tensors.append(TensorEntry(name: name, dtype: target, shape: info.logicalShape))
+                let shape = try TorchTreeRewriter.checkedShape(info, name: name)
+                tensors.append(TensorEntry(name: name, dtype: target, shape: shape))
+                readBytes = readBytes.saturatingAdded(TensorEntry(name: name, dtype: dtype, shape: shape).byteCount)
             }
+            // The whole rewrite fits the read budget, or nothing is written.
+            try file.readBudget.check(readBytes, for: "rewriting its \(tensors.count) tensors")
             try TorchWriter.write(
                 to: output, object: root, tensors: tensors, overwrite: options.overwrite, archiveName: "archive",
                 tensorBytes: { index in
                     let raw = try file.tensor(record: records[index].record, name: records[index].name)
                     return ConversionPlan.cast(raw, to: tensors[index].dtype, byteCount: tensors[index].byteCount)
                 })
-            return ConversionResult(outputs: [output], tensorCount: tensors.count, tensorBytes: tensors.reduce(0) { $0 + $1.byteCount }, warnings: plan.warnings)
+            return ConversionResult(outputs: [output], tensorCount: tensors.count, tensorBytes: tensors.saturatingSum(\.byteCount), warnings: plan.warnings)
         }
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         try CheckpointWriter.writeWeights(
             entries: plan.entries, to: output, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
                 plan.release(index)
-                done += plan.entries[index].byteCount
+                done = done.saturatingAdded(plan.entries[index].byteCount)
                 options.progress?(done, total)
             })
         return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
+    }
+}
+
+extension TorchTreeRewriter {
+    /// A record's shape as safetensors counts it, or the error naming the tensor when its sizes
+    /// are negative or overflow (records a rewrite reaches were checked when the file was opened;
+    /// this keeps the check where the shape is built).
+    static func checkedShape(_ record: TorchTensorRecord, name: String) throws -> Shape {
+        if let shape = record.checkedLogicalShape { return shape }
+        throw TorchFormatError.invalidGeometry(tensor: name, storage: record.storage.map { "storage \($0)" } ?? "no storage",
+                                               record.sizes.contains { $0 < 0 }
+                                                   ? .negative(what: "size", value: record.sizes.first { $0 < 0 } ?? 0)
+                                                   : .overflow(sizes: record.sizes, strides: record.strides))
     }
 }

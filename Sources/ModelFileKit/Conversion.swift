@@ -7,6 +7,10 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case safetensors
     case pth
     case ckpt
+    /// A NumPy `.npz` archive of `.npy` members.
+    case npz
+    /// A NumPy `.npy` file: exactly one tensor.
+    case npy
 
     /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
     /// archives; a `.ckpt` need not be Lightning's; `.pt` is also TorchScript's usual extension).
@@ -15,6 +19,8 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case .safetensors: return format == .safetensors
         case .pth: return [.pytorchZip, .pytorchLegacy, .lightningCheckpoint, .torchScript].contains(format)
         case .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
+        case .npz: return format == .numpyNpz
+        case .npy: return format == .numpyNpy
         }
     }
 
@@ -26,6 +32,8 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case "safetensors": self = .safetensors
         case "pth", "pt", "bin": self = .pth
         case "ckpt": self = .ckpt
+        case "npz": self = .npz
+        case "npy": self = .npy
         default: return nil
         }
     }
@@ -104,6 +112,9 @@ public enum Conversion {
     ///
     /// - Throws: `ModelFileError` naming the file at fault; nothing is left at `output` on failure.
     public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
+        // The input (a file, an index, a folder) stays claimed until the end, so no output replaces it.
+        let claim = InputClaim(path: input)
+        defer { withExtendedLifetime(claim) {} }
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
         if let required = options.requiredInput {
             let format = source.contentSource.format
@@ -112,6 +123,11 @@ public enum Conversion {
             }
         }
         let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
+        // A conversion that would materialise more than the read budget allows fails before
+        // anything is written (one storage viewed by a million tensors, zero-stride expansions).
+        if let budgeted = ((source as? FolderSource)?.weights ?? source) as? ReadBudgeted {
+            try attributing(to: input) { try budgeted.readBudget.check(plan.entries.saturatingSum(\.byteCount), for: "converting its \(plan.entries.count) tensors") }
+        }
         var result = try write(plan, input: input, output: output, options: options)
         // A .ckpt of a whole checkpoint keeps everything: nothing was selected then.
         let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output)
@@ -135,19 +151,23 @@ public enum Conversion {
                 return try writePth(plan, to: output, options: options)
             case .ckpt:
                 return try writeCheckpoint(plan, to: output, options: options)
+            case .npz:
+                return try writeNpz(plan, to: output, options: options)
+            case .npy:
+                return try writeNpy(plan, to: output, options: options)
             }
         }
     }
 
     static func writeSafetensors(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
         let inputFormat = plan.source.contentSource.format
         let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
-            done += plan.entries[index].byteCount
+            done = done.saturatingAdded(plan.entries[index].byteCount)
             options.progress?(done, total)
         }
         let outputs: [String]
@@ -168,20 +188,46 @@ public enum Conversion {
     /// A `.pth` holding an OrderedDict of the tensors, as `torch.save(state_dict)` writes it.
     static func writePth(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         let object = TorchValue.dict(TorchDict(plan.entries.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
         try TorchWriter.write(
             to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
                 plan.release(index)
-                done += plan.entries[index].byteCount
+                done = done.saturatingAdded(plan.entries[index].byteCount)
                 options.progress?(done, total)
             })
         return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
     }
 
+    /// An `.npz` of the tensors, one stored `.npy` member each, as `numpy.savez` writes them.
+    static func writeNpz(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
+        guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
+        let total = plan.entries.saturatingSum(\.byteCount)
+        var done = 0
+        try NumPyWriter.writeNpz(
+            to: output, entries: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
+            didWrite: { index in
+                plan.release(index)
+                done = done.saturatingAdded(plan.entries[index].byteCount)
+                options.progress?(done, total)
+            })
+        return ConversionResult(outputs: [output], tensorCount: plan.entries.count, tensorBytes: total, warnings: plan.warnings)
+    }
+
+    /// A `.npy` of the one tensor the plan holds (`--select NAME` picks it from several).
+    static func writeNpy(_ plan: ConversionPlan, to output: String, options: ConversionOptions) throws -> ConversionResult {
+        guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
+        guard plan.entries.count == 1, let entry = plan.entries.first else { throw ConversionError.npyHoldsOneTensor(count: plan.entries.count) }
+        try NumPyWriter.writeNpy(to: output, entry: entry, overwrite: options.overwrite) { try plan.bytes(at: 0) }
+        plan.release(0)
+        options.progress?(entry.byteCount, entry.byteCount)
+        return ConversionResult(outputs: [output], tensorCount: 1, tensorBytes: entry.byteCount, warnings: plan.warnings)
+    }
+
     private static func ensureFolder(_ path: String) throws {
+        try OutputTarget.checkFolder(path)
         var info = stat()
         if stat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw ConversionError.shardOutputNotAFolder }
@@ -209,18 +255,30 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case shardingNeedsSafetensors
     /// The input's format is not the one a spelling such as `pth-to-safetensors` names.
     case inputFormatMismatch(spelling: String, found: ModelFormat)
+    /// A `.npy` output holds one tensor; the selection has `count`.
+    case npyHoldsOneTensor(count: Int)
+
+    /// Whether the error is in the command line rather than the files (the CLI exits 64).
+    public var isUsageError: Bool {
+        if case .npyHoldsOneTensor = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
-        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt"
+        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt|npz|npy"
         case .shardOutputNotAFolder: return "--max-shard-size writes a folder of shards; the output exists and is not a folder"
         case .unsupportedOutput(let format): return "writing \(format.rawValue) from this input is not supported"
         case .selectionEmpty(let path): return "--select \(path) matches no tensors"
         case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
         case .nameCollision(let name): return "after renaming, two tensors are named \(name.quotedForMessage)"
-        case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth or ckpt"
+        case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth, ckpt, npz or npy"
         case .inputFormatMismatch(let spelling, let found):
             return "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)"
+        case .npyHoldsOneTensor(let count):
+            return count == 0
+                ? "a .npy holds one tensor; the input has none"
+                : "a .npy holds one tensor; the input has \(count) (pick one with --select NAME, or write .npz)"
         }
     }
 }

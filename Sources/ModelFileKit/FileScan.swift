@@ -17,23 +17,24 @@ enum FileScan {
 
     /// Scans the regular file at `path`, reported as `name`.
     ///
-    /// - Parameter strict: refuse content that is not a model file (a wheel, an HTML page, …) by
-    ///   throwing; otherwise return it as ``ScannedFile/Content/other(looksLike:)``.
+    /// - Parameters:
+    ///   - strict: refuse content that is not a model file (a wheel, an HTML page, …) by throwing;
+    ///     otherwise return it as ``ScannedFile/Content/other(looksLike:)``.
+    ///   - options: the zip limits, and the read budget the file's inflated records count against.
     /// - Throws: `FileError`, `UnrecognizedFormatError` (when strict), `ZipError` for a zip that
-    ///   cannot be indexed.
-    static func scan(path: String, name: String, strict: Bool, findings: inout [ScanFinding]) throws -> ScannedFile {
+    ///   cannot be indexed, `NumPyError` for a malformed NumPy header, `ReadBudgetExceeded`.
+    static func scan(path: String, name: String, strict: Bool, options: ReadOptions, findings: inout [ScanFinding]) throws -> ScannedFile {
         let file = try MappedFile(path: path)
         let bytes = file.bytes
-        if NumPyScan.isNumPyArray(bytes) {
-            return NumPyScan.scanArray(bytes, name: name, findings: &findings)
-        }
+        let budget = ReadBudget(fileByteCount: file.count, limit: options.maxMaterializedBytes)
         let kind: DetectedKind
         do {
             kind = try FormatDetector.detect(bytes: bytes)
         } catch let error as UnrecognizedFormatError {
             // A zip with bytes before its first header (a polyglot) is still a zip to readers
             // that start from the end record: scan it and report the leading bytes.
-            if ZipScan.endsLikeZip(bytes), let scanned = try? ZipScan.scan(file, name: name, strict: strict, findings: &findings) {
+            if ZipScan.endsLikeZip(bytes),
+               let scanned = try? ZipScan.scan(file, name: name, strict: strict, options: options, budget: budget, findings: &findings) {
                 return scanned
             }
             if let pickle = barePickle(bytes) {
@@ -52,7 +53,12 @@ enum FileScan {
             // Indexes are followed by the folder scan, which scans the shards they name.
             return ScannedFile(path: name, content: .other(looksLike: "a sharded set's index"), pickles: [])
         case .zipArchive:
-            scanned = try ZipScan.scan(file, name: name, strict: strict, findings: &findings)
+            scanned = try ZipScan.scan(file, name: name, strict: strict, options: options, budget: budget, findings: &findings)
+        case .numpyArray:
+            scanned = try NumPyScan.scanArray(bytes, name: name, options: options, findings: &findings)
+        case .numpyArchive:
+            let archive = try ZipArchive(file: file, limits: options.zipLimits)
+            scanned = try NumPyScan.scanArchive(archive, name: name, options: options, budget: budget, findings: &findings)
         case .legacyTorch:
             scanned = scanLegacy(bytes, name: name, findings: &findings)
         }
@@ -118,62 +124,5 @@ extension ScannedPickle {
         }
         if let error { result.append(.pickleBreaksOff(file: file, pickle: place, error: error)) }
         return result
-    }
-}
-
-/// NumPy arrays: a `.npy` whose dtype is object holds a pickle after its header, which
-/// `numpy.load(allow_pickle=True)` would unpickle. The header is read only as far as the scan
-/// needs; the NumPy readers are where arrays are read.
-enum NumPyScan {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
-
-    static func isNumPyArray(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.count >= magic.count && zip(bytes.prefix(magic.count), magic).allSatisfy { $0 == $1 }
-    }
-
-    /// The header text and the data offset of a `.npy` (versions 1, 2, 3), or `nil` if malformed.
-    static func header(_ bytes: UnsafeRawBufferPointer) -> (text: String, dataOffset: Int)? {
-        guard isNumPyArray(bytes), bytes.count >= 10 else { return nil }
-        let major = bytes[6]
-        let length: Int, start: Int
-        switch major {
-        case 1:
-            length = Int(bytes[8]) | Int(bytes[9]) << 8
-            start = 10
-        case 2, 3:
-            guard bytes.count >= 12 else { return nil }
-            length = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
-            start = 12
-        default:
-            return nil
-        }
-        guard length <= bytes.count - start else { return nil }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]), as: UTF8.self)
-        return (text, start + length)
-    }
-
-    /// Whether a header's `descr` is the object dtype (`'|O'`, `'O'`, `'<O'`).
-    static func isObjectArray(_ header: String) -> Bool {
-        ["'|O'", "'O'", "'<O'", "'>O'", "\"|O\"", "\"O\""].contains { header.contains($0) }
-    }
-
-    static func scanArray(_ bytes: UnsafeRawBufferPointer, name: String, place: String = "object array", findings: inout [ScanFinding]) -> ScannedFile {
-        guard let (text, dataOffset) = header(bytes), isObjectArray(text) else {
-            return ScannedFile(path: name, content: .numpyArray, pickles: [])
-        }
-        let pickle = FileScan.scanPickle(bytes, from: dataOffset, place: place)
-        findings += pickle.findings(file: name)
-        return ScannedFile(path: name, content: .numpyArray, pickles: [pickle])
-    }
-
-    static func scanArchive(_ archive: ZipArchive, name: String, findings: inout [ScanFinding]) throws -> ScannedFile {
-        var pickles: [ScannedPickle] = []
-        for entry in archive.entries {
-            let data = try archive.data(of: entry, verifyingCRC: true)
-            let member = data.withUnsafeBytes { scanArray($0, name: name, place: entry.name, findings: &findings) }
-            pickles += member.pickles
-        }
-        findings += ZipScan.hiddenBytes(archive, name: name)
-        return ScannedFile(path: name, content: .numpyArchive, pickles: pickles)
     }
 }

@@ -1,4 +1,5 @@
 import BinaryIO
+import ExactText
 import ModelFormats
 import PickleVM
 import ZipFormat
@@ -14,20 +15,24 @@ struct FolderScan {
     let target: ScanReport.Target
     /// For an index: its shard names; for a folder: `nil` (everything is looked for).
     let onlyIndex: String?
+    /// The zip limits and read budget each file is scanned with.
+    let options: ReadOptions
 
     /// The most directory entries a folder walk visits.
     static let maxEntries = 100_000
     /// The deepest a folder walk descends.
     static let maxDepth = 16
 
-    init(folder: String) {
+    init(folder: String, options: ReadOptions) {
         path = folder
         self.folder = folder
         target = .folder
         onlyIndex = nil
+        self.options = options
     }
 
-    init(index: String) {
+    init(index: String, options: ReadOptions) {
+        self.options = options
         path = index
         let slash = index.utf8.lastIndex(of: UInt8(ascii: "/"))
         folder = slash.map { String(index[..<$0]) } ?? "."
@@ -38,10 +43,12 @@ struct FolderScan {
     func run() throws -> ScanReport {
         let containment = try FolderContainment(folder: folder)
         var failures: [ScanFailure] = []
-        var candidates: [String: Bool] = [:]  // relative path → must be a model file (named by an index, or the folder's weights)
+        // Relative path → must be a model file (named by an index, or the folder's weights). Paths
+        // compare by their bytes: two names that differ only by Unicode normalization are two files.
+        var candidates: [ExactString: Bool] = [:]
         var escapes: [(String, String)] = []
         if let onlyIndex {
-            for shard in try shards(of: onlyIndex) { candidates[shard] = true }
+            for shard in try shards(of: onlyIndex) { candidates[ExactString(shard)] = true }
         } else {
             let listing = try walk()
             escapes = listing.links
@@ -50,16 +57,16 @@ struct FolderScan {
                 if isIndexName(last) {
                     do {
                         let directory = file.contains("/") ? String(file[..<(file.lastIndex(of: "/") ?? file.endIndex)]) + "/" : ""
-                        for shard in try shards(of: file) { candidates[directory + shard] = true }
+                        for shard in try shards(of: file) { candidates[ExactString(directory + shard)] = true }
                     } catch {
                         failures.append(ScanFailure(file: file, error: error))
                     }
                 } else if let dot = last.lastIndex(of: "."),
                           FileScan.pickleExtensions.contains(last[last.index(after: dot)...].lowercased()) || last[last.index(after: dot)...] == "safetensors" {
-                    if candidates[file] == nil { candidates[file] = false }
+                    if candidates[ExactString(file)] == nil { candidates[ExactString(file)] = false }
                 }
             }
-            for weights in FormatDetector.folderWeightNames where candidates[weights] != nil { candidates[weights] = true }
+            for weights in FormatDetector.folderWeightNames where candidates[ExactString(weights)] != nil { candidates[ExactString(weights)] = true }
             if candidates.isEmpty && failures.isEmpty && escapes.isEmpty {
                 throw UnrecognizedFormatError(looksLike: "a folder without model files (no .bin, .pt, .pth, .ckpt, .pkl, .npy, .npz, .safetensors or index)")
             }
@@ -70,7 +77,8 @@ struct FolderScan {
             findings.append(.linkLeavesFolder(file: file, target: target))
             files.append(ScannedFile(path: file, content: .notRead, pickles: []))
         }
-        for (file, mustBeModel) in candidates.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+        for (key, mustBeModel) in candidates.sorted(by: { $0.key < $1.key }) {
+            let file = key.string
             let full = folder + "/" + file
             do {
                 var info = stat()
@@ -82,11 +90,11 @@ struct FolderScan {
                     files.append(ScannedFile(path: file, content: .notRead, pickles: []))
                     continue
                 }
-                guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                    throw FileError(path: file, operation: "open", message: "is not a regular file")
-                }
+                // A FIFO, socket or device among the files is named, never opened.
+                guard stat(full, &info) == 0 else { throw RegularFile.openError(file, errno: errno) }
+                if let refusal = FileKind(mode: info.st_mode).refusal { throw FileError(path: file, operation: "open", message: refusal) }
                 var found: [ScanFinding] = []
-                let scanned = try FileScan.scan(path: full, name: file, strict: mustBeModel, findings: &found)
+                let scanned = try FileScan.scan(path: full, name: file, strict: mustBeModel, options: options, findings: &found)
                 files.append(scanned)
                 findings += found
             } catch {

@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import TensorData
 
@@ -63,8 +64,7 @@ public struct Inspection {
                 if let tensor = rules[index].tensor, !seen.insert(tensor).inserted { continue }
             }
             // Sizes come from the file: a sum over many huge views saturates instead of trapping.
-            let (sum, overflow) = parameters.addingReportingOverflow(source.entries[index].elementCount)
-            parameters = overflow ? Int.max : sum
+            parameters = parameters.saturatingAdded(source.entries[index].elementCount)
         }
         parameterCount = parameters
     }
@@ -80,7 +80,7 @@ public struct Inspection {
     /// it), tied tensors counted once (docs/cli.md, `totals.parameters`).
     public let parameterCount: Int
     /// Total bytes across the listed tensors.
-    public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var tensorBytes: Int { tensors.saturatingSum(\.byteCount) }
 
     /// Tensor count and bytes per dtype, largest first.
     public var byDType: [(dtype: DType, tensors: Int, bytes: Int)] {
@@ -96,7 +96,7 @@ public struct Inspection {
                 }
             }
             totals[last].tensors += 1
-            totals[last].bytes += entry.byteCount
+            totals[last].bytes = totals[last].bytes.saturatingAdded(entry.byteCount)
         }
         return totals.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }

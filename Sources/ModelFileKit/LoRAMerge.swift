@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import TensorCore
 import TensorData
@@ -53,6 +54,9 @@ public enum LoRAMerge {
         guard options.scale.isFinite else {
             throw ModelFileError(path: adapter, underlying: LoRAMergeError.invalidScale(options.scale))
         }
+        // Both inputs stay claimed until the end, so no output replaces either (docs/security.md, "Writing").
+        let claims = [InputClaim(path: base), InputClaim(path: adapter)]
+        defer { withExtendedLifetime(claims) {} }
         let baseSource = try attributing(to: base) { try ModelFile.open(base, options: options.readOptions) }
         let adapterSource = try attributing(to: adapter) { () throws -> LoRAAdapterSource in
             let source = try ModelFile.open(adapter, options: options.readOptions)
@@ -64,6 +68,12 @@ public enum LoRAMerge {
         let basePlan = try attributing(to: base) { try ConversionPlan(source: baseSource, options: baseOptions) }
         let resolved = try attributing(to: adapter) {
             try ResolvedLoRAAdapter(adapter: adapterSource, base: basePlan.entries, scale: options.scale)
+        }
+        // A merge that would materialise more than the read budget allows fails before anything is written.
+        if let budgeted = baseSource.contentSource as? ReadBudgeted {
+            try attributing(to: base) {
+                try budgeted.readBudget.check(basePlan.entries.saturatingSum(\.byteCount), for: "merging its \(basePlan.entries.count) tensors")
+            }
         }
         let merged = LoRAMergedSource(base: basePlan, updates: resolved.updates, dtype: options.dtype)
         var writeOptions = ConversionOptions()

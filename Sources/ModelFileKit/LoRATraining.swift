@@ -116,6 +116,8 @@ enum LoRATraining {
     /// Writes `model`'s adapters as a PEFT adapter folder: `adapter_config.json` and
     /// `adapter_model.safetensors` (`base_model.model.<layer>.lora_A.weight` / `lora_B.weight`).
     static func writeAdapterFolder(_ model: FeedForward, config: PEFTLoRAConfig, to folder: String, overwrite: Bool) throws -> [String] {
+        // The folder must not be (or hold) an input: --adapter-init DIR, the base's folder.
+        try OutputTarget.checkFolder(folder)
         var info = stat()
         if stat(folder, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {

@@ -1,4 +1,5 @@
 import BinaryIO
+import TensorNN
 
 /// Any failure while working on a file, with the file's path added once, at this layer.
 ///
@@ -17,8 +18,10 @@ public struct ModelFileError: Error, CustomStringConvertible, LimitReporting {
     }
 
     public var description: String {
-        // File-system errors already name their path; they are not prefixed twice.
+        // File-system errors (and a CSV file that cannot be read) already name their path; they
+        // are not prefixed twice.
         if let file = underlying as? FileError, file.path == path { return file.description }
+        if case .unreadable(let csvPath, _)? = underlying as? CSVError, csvPath == path { return "\(underlying)" }
         return "\(path): \(underlying)"
     }
 

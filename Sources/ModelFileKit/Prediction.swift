@@ -35,6 +35,7 @@ public struct PredictionReport {
             description.activation = activation
             if description.loss == .bce { description.outputActivation = .sigmoid } else { description.outputActivation = .identity }
         }
+        try attributing(to: modelPath) { try Training.checkNetwork(layers, loss: description.loss) }
         let model: FeedForward
         if let adapterPath {
             model = try LoRATraining.network(weights: saved.weights, adapterPath: adapterPath, activation: description.activation,
@@ -50,10 +51,15 @@ public struct PredictionReport {
             ?? Array(table.columnNames.prefix(inputCount))
         guard featureNames.count == inputCount else { throw TrainingError.layersDoNotFitData(layers: layers, features: table.columnNames.count) }
         var inputs = try table.values(ofColumns: featureNames)
-        if let standardization = description.standardization { inputs = standardization.apply(to: inputs) }
+        if let standardization = description.standardization {
+            guard standardization.mean.count == inputCount else {
+                throw ModelFileError(path: modelPath, underlying: TrainingError.standardizationDoesNotFitData(saved: standardization.mean.count, features: inputCount))
+            }
+            inputs = standardization.apply(to: inputs)
+        }
         let remaining = table.columnNames.filter { !featureNames.contains($0) }
         let targetName = description.targetName.flatMap { table.columnIndex(named: $0) != nil ? $0 : nil } ?? (remaining.count == 1 ? remaining[0] : nil)
-        let output = withNoGrad { model(inputs) }
+        let output = Training.outputs(model, inputs)
         let columns = output.shape.count == 2 ? output.shape[1] : 1
         let values = output.scalars
         let predictions = stride(from: 0, to: values.count, by: columns).map { Array(values[$0..<($0 + columns)]) }

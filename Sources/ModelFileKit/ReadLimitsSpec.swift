@@ -22,7 +22,7 @@ public enum ReadLimitsSpec {
         ("maxEntryCount", "zip entries"),
         ("maxTreeNodes", "nodes visited naming a pickle's tensors"),
         ("maxTensorRank", "tensor rank"),
-        ("maxMaterializedBytes", "bytes one strided view may be copied into"),
+        ("maxMaterializedBytes", "bytes one read may materialise beyond twice the file's size (tensors handed out, copies, inflated entries)"),
     ]
 
     /// Applies `spec` (`maxTreeNodes=100000000,maxMaterializedBytes=64GiB`) to `options`.

@@ -51,21 +51,21 @@ public struct ScanReport {
         return imports.filter { seen.insert(ExactString($0.file + "\u{0}" + $0.site.qualifiedName)).inserted }
     }
 
-    /// Scans `path`: a file, a sharded set's `*.index.json`, or a folder.
+    /// Scans `path`: a file, a sharded set's `*.index.json`, or a folder. `options` gives the zip
+    /// limits and the read budget each file's inflated records count against.
     ///
     /// - Throws: `ModelFileError` when the path cannot be read, is not a model file (a wheel, an
     ///   HTML page, …), or (for a single file) its container is malformed.
-    public static func scan(path: String) throws -> ScanReport {
+    public static func scan(path: String, options: ReadOptions = ReadOptions()) throws -> ScanReport {
         try attributing(to: path) {
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
-            if (info.st_mode & S_IFMT) == S_IFDIR { return try FolderScan(folder: path).run() }
-            guard (info.st_mode & S_IFMT) == S_IFREG else {
-                throw FileError(path: path, operation: "open", message: "is not a regular file")
-            }
-            if case .shardIndex? = try? FormatDetector.detect(path: path) { return try FolderScan(index: path).run() }
+            // A FIFO, socket or device is named before anything opens it (docs/security.md, "Paths").
+            let info = try RegularFile.status(path)
+            let kind = FileKind(mode: info.st_mode)
+            if kind == .directory { return try FolderScan(folder: path, options: options).run() }
+            if let refusal = kind.refusal { throw FileError(path: path, operation: "open", message: refusal) }
+            if case .shardIndex? = try? FormatDetector.detect(path: path) { return try FolderScan(index: path, options: options).run() }
             var findings: [ScanFinding] = []
-            let file = try FileScan.scan(path: path, name: path, strict: true, findings: &findings)
+            let file = try FileScan.scan(path: path, name: path, strict: true, options: options, findings: &findings)
             return ScanReport(path: path, target: .file, files: [file], findings: findings, failures: [])
         }
     }

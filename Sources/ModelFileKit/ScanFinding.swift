@@ -46,6 +46,9 @@ public enum ScanFinding: Sendable, Equatable {
     case linkLeavesFolder(file: String, target: String)
     /// A `.safetensors` name over content that holds pickles.
     case pickleNamedSafetensors(file: String, content: String)
+    /// A NumPy object array (`.npy` file or `.npz` member): its data is a pickle, which
+    /// `numpy.load` runs with `allow_pickle=True`.
+    case numpyObjectArray(file: String, place: String, descr: String)
 
     /// The kind of finding, for programs.
     public var code: String {
@@ -63,6 +66,7 @@ public enum ScanFinding: Sendable, Equatable {
         case .hiddenBytes: return "hidden_bytes"
         case .linkLeavesFolder: return "link_leaves_folder"
         case .pickleNamedSafetensors: return "pickle_named_safetensors"
+        case .numpyObjectArray: return "numpy_object_array"
         }
     }
 
@@ -73,7 +77,7 @@ public enum ScanFinding: Sendable, Equatable {
              .extensionCode(let file, _, _, _), .pickleBreaksOff(let file, _, _), .bytesAfterStop(let file, _, _),
              .barePickle(let file), .torchScript(let file, _), .entriesOutsideRootFolder(let file, _),
              .entryNotRead(let file, _), .hiddenLocalEntry(let file, _, _), .hiddenBytes(let file, _, _, _),
-             .linkLeavesFolder(let file, _), .pickleNamedSafetensors(let file, _):
+             .linkLeavesFolder(let file, _), .pickleNamedSafetensors(let file, _), .numpyObjectArray(let file, _, _):
             return file
         }
     }
@@ -91,7 +95,7 @@ public enum ScanFinding: Sendable, Equatable {
         case .pickleBreaksOff(let file, let pickle, let error):
             return "\(file): \(pickle): the pickle breaks off: \(error)"
         case .bytesAfterStop(let file, let pickle, let count):
-            return "\(file): \(pickle): \(count) bytes after STOP, which torch never reads"
+            return "\(file): \(pickle): \(count) bytes after STOP, which no load reads"
         case .barePickle(let file):
             return "\(file): a bare pickle stream, not a torch archive: torch.load refuses it"
         case .torchScript(let file, let archive):
@@ -118,6 +122,8 @@ public enum ScanFinding: Sendable, Equatable {
             return "\(file): a link to \(target), outside the folder; refused (not read)"
         case .pickleNamedSafetensors(let file, let content):
             return "\(file): named .safetensors but holds \(content), with pickles"
+        case .numpyObjectArray(let file, let place, let descr):
+            return "\(file): \(place) (descr \(descr.quotedForMessage)): an object array, whose pickle numpy.load runs only with allow_pickle=True"
         }
     }
 }

@@ -1,3 +1,4 @@
+import BinaryIO
 import ExactText
 import ModelFormats
 import PickleVM
@@ -50,7 +51,7 @@ public struct TorchDetails {
         self.globals = globals
         plainValues = TorchInspection.plainValues(file.root, limit: TorchDetails.plainValueLimit).map(PlainValue.init)
         storageCount = file.storages.count
-        storageBytes = file.storages.filter { $0.legacyView == nil }.reduce(0) { $0 + $1.byteCount }
+        storageBytes = file.storages.filter { $0.legacyView == nil }.saturatingSum(\.byteCount)
         unreferencedStorageBytes = file.unreferencedStorageBytes
         checkpoint = CheckpointSummary(file)
         torchScript = file.torchScript.map { TorchScriptDetails($0, constants: file.entryRoles.filter { $0 == .torchScriptConstant }.count) }

@@ -52,6 +52,9 @@ public struct TrainingConfiguration: Sendable {
     public var overwrite = false
     /// Train LoRA adapters over the frozen `--init` weights instead of the whole network.
     public var lora: LoRATrainingOptions?
+    /// Stop at the first epoch whose mean loss is NaN or infinite (an error, nothing written);
+    /// `false` trains every epoch anyway and saves (`--no-stop-on-nan`).
+    public var stopOnNonFiniteLoss = true
 
     /// The reference run.
     public init() {}
@@ -121,6 +124,24 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case unknownOutputFormat(String)
     /// Neither a CSV path nor CSV text was given.
     case noData
+    /// A checkpoint's progress counter (`epoch`, `global_step`, loop progress) that is not a count.
+    case invalidProgress(key: String, found: String)
+    /// `--resume` names something that is not a checkpoint with weights.
+    case notACheckpoint(found: String)
+    /// A layer of size 0 (from the request or from the weights read).
+    case emptyLayer(layers: [Int])
+    /// The output layer's size does not suit the loss (one output for bce and mse).
+    case outputsDoNotFitLoss(loss: LossKind, outputs: Int)
+    /// The network or one step's activations would be larger than train handles.
+    case networkTooLarge(what: String, count: Int, limit: Int)
+    /// Saved input statistics for another number of features than the data has.
+    case standardizationDoesNotFitData(saved: Int, features: Int)
+    /// The validation split leaves no rows to train on.
+    case noTrainingRows(rows: Int, validationSplit: Double)
+    /// An epoch's mean loss is NaN or infinite.
+    case nonFiniteLoss(epoch: Int, loss: Double)
+    /// Counting optimizer steps would pass the largest count.
+    case stepCountOverflow(globalStep: Int)
 
     public var description: String {
         switch self {
@@ -132,6 +153,24 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .unsupportedOptimizer(let kind): return "the checkpoint's optimizer is \(kind); train resumes SGD, Adam and AdamW"
         case .unknownOutputFormat(let path): return "\(path): cannot tell the format from the extension; use .safetensors, .pth or .ckpt"
         case .noData: return "no data: give a CSV file"
+        case .invalidProgress(let key, let found):
+            return "\(key) is \(found); resuming needs a whole number from 0 to \(Int64.max)"
+        case .notACheckpoint(let found):
+            return "--resume needs a checkpoint file (.ckpt, or a torch checkpoint dict holding a state_dict); this is \(found)"
+        case .emptyLayer(let layers):
+            return "layers \(layers.map(String.init).joined(separator: ",")) include a layer of size 0; every layer needs at least one unit"
+        case .outputsDoNotFitLoss(let loss, let outputs):
+            return "the network has \(outputs) outputs; \(loss.rawValue) needs exactly 1 (the target is one column)"
+        case .networkTooLarge(let what, let count, let limit):
+            return "\(what) would hold \(count) values; train handles at most \(limit)"
+        case .standardizationDoesNotFitData(let saved, let features):
+            return "the saved input standardisation is for \(saved) features; the data has \(features) feature columns"
+        case .noTrainingRows(let rows, let split):
+            return "--validation-split \(split) holds out all \(rows) rows; no rows are left to train on"
+        case .nonFiniteLoss(let epoch, let loss):
+            return "epoch \(epoch): the mean loss is \(loss); training stopped and nothing was written (--no-stop-on-nan trains on)"
+        case .stepCountOverflow(let step):
+            return "the global step \(step) cannot count further steps"
         }
     }
 }
@@ -142,22 +181,42 @@ public enum Training {
     ///
     /// - Throws: `ModelFileError` naming the file, `CSVError`, or `TrainingError.noData` when both are `nil`.
     static func table(path: String?, text: String?) throws -> CSVTable {
-        if let path { return try attributing(to: path) { try CSVTable(contentsOfFile: path) } }
+        if let path { return try attributing(to: path) { try readCSV(path) } }
         guard let text else { throw TrainingError.noData }
         return try CSVTable(text: text)
     }
 
+    /// The most parameters a network `train` and `predict` build may have (256 MiB of float32;
+    /// with Adam's two moments and the gradients, about a gibibyte).
+    public static let maxParameters = 1 << 26
+    /// The most activation values one forward pass may hold (rows × the sum of the layer sizes);
+    /// evaluation over more rows runs in chunks of this size.
+    public static let maxActivationValues = 1 << 26
+
     /// Trains a feed-forward network as `configuration` says, calling `onEpoch` after each epoch.
     ///
-    /// - Throws: `ModelFileError` (unreadable data or weights), `TrainingError`, `CSVError`, `NNError`.
+    /// - Throws: `ModelFileError` (unreadable data or weights, an output that is an input),
+    ///   `TrainingError`, `CSVError`, `NNError`.
     public static func run(_ configuration: TrainingConfiguration, onEpoch: (EpochRecord) -> Void = { _ in }) throws -> TrainingResult {
         let c = configuration
         guard c.batchSize >= 1, c.epochs >= 0, c.learningRate >= 0, c.momentum >= 0, (c.weightDecay ?? 0) >= 0,
               c.validationSplit >= 0, c.validationSplit < 1 else {
             throw TrainingError.invalidSetting("batch size, epochs, learning rate, momentum, weight decay must be non-negative and the validation split in [0, 1)")
         }
+        // Every input stays claimed while training runs, and no output may be one of them
+        // (checked before any work, so nothing is written and no time is lost).
+        let claims = [c.dataPath, c.initPath, c.resumePath, c.lora?.adapterInitPath].compactMap { $0.flatMap { InputClaim(path: $0) } }
+        defer { withExtendedLifetime(claims) {} }
+        for path in [c.outputPath, c.plotPath].compactMap({ $0 }) {
+            try attributing(to: path) { try OutputTarget.check(path) }
+        }
+        // `train --lora` without --merge writes an adapter folder: its name has no model extension.
+        let writesAdapterFolder = c.lora.map { !$0.merge } ?? false
+        if let path = c.outputPath, !writesAdapterFolder, OutputFormat(pathExtensionOf: path) == nil {
+            throw ModelFileError(path: path, underlying: TrainingError.unknownOutputFormat(path))
+        }
         let table = try table(path: c.dataPath, text: c.dataText)
-        let resumed = try c.resumePath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
+        let resumed = try c.resumePath.map { path in try attributing(to: path) { try SavedNetwork(path: path, resuming: true) } }
         let initial = try c.initPath.map { path in try attributing(to: path) { try SavedNetwork(path: path) } }
         var warnings: [ModelFileWarning] = []
 
@@ -166,6 +225,10 @@ public enum Training {
         let known = resumed?.description ?? initial?.description
         let dataset: CSVDataset
         if let statistics = known?.standardization {
+            let features = table.columnNames.count - 1
+            guard statistics.mean.count == features else {
+                throw TrainingError.standardizationDoesNotFitData(saved: statistics.mean.count, features: features)
+            }
             dataset = try CSVDataset(table: table, target: target, standardization: statistics)
         } else {
             dataset = try CSVDataset(table: table, target: target, standardize: c.standardize)
@@ -185,6 +248,7 @@ public enum Training {
         let description = NetworkDescription(
             layerSizes: layers, activation: activation, outputActivation: outputActivation, loss: known?.loss ?? c.loss,
             standardization: dataset.standardization ?? known?.standardization, featureNames: dataset.featureNames, targetName: dataset.targetName)
+        try checkNetwork(layers, loss: description.loss)
         if description.loss == .crossEntropy, let bad = dataset.targets.scalars.first(where: { $0 < 0 || $0 >= Float(layers.last ?? 1) || $0 != $0.rounded() }) {
             throw TrainingError.targetsNotClassIndices(column: dataset.targetName, classes: layers.last ?? 1, found: bad)
         }
@@ -234,6 +298,12 @@ public enum Training {
         let all = dataset.tensorDataset
         var splitGenerator = SplitMix64(seed: c.seed &+ 2)
         let (train, validation) = c.validationSplit > 0 ? all.split(holdingOut: c.validationSplit, using: &splitGenerator) : (all, nil)
+        guard train.count > 0 else { throw TrainingError.noTrainingRows(rows: all.count, validationSplit: c.validationSplit) }
+        let width = layers.saturatingSum { $0 }
+        let stepValues = min(c.batchSize, train.count).saturatingMultiplied(by: width)
+        guard stepValues <= maxActivationValues else {
+            throw TrainingError.networkTooLarge(what: "one step of \(min(c.batchSize, train.count)) rows through layers of \(width) units", count: stepValues, limit: maxActivationValues)
+        }
         let loss = lossFunction(description.loss)
         var records: [EpochRecord] = []
         var stepsInLastEpoch = 0
@@ -254,11 +324,16 @@ public enum Training {
                     total += Double(value.item()) * Double(batch.inputs.shape[0])
                     stepsInLastEpoch += 1
                 }
-                globalStep += stepsInLastEpoch
-                let validationLoss = validation.map { set in withNoGrad { Double(loss(model(set.inputs), set.targets).item()) } }
-                let record = EpochRecord(epoch: epoch, loss: total / Double(max(train.count, 1)), validationLoss: validationLoss)
+                let (stepped, overflow) = globalStep.addingReportingOverflow(stepsInLastEpoch)
+                guard !overflow else { throw TrainingError.stepCountOverflow(globalStep: globalStep) }
+                globalStep = stepped
+                let validationLoss = validation.map { set in meanLoss(model, loss, set.inputs, set.targets, width: width) }
+                let record = EpochRecord(epoch: epoch, loss: total / Double(train.count), validationLoss: validationLoss)
                 records.append(record)
                 onEpoch(record)
+                if c.stopOnNonFiniteLoss && !record.loss.isFinite {
+                    throw TrainingError.nonFiniteLoss(epoch: epoch, loss: record.loss)
+                }
             }
         }
         let loopSeconds = monotonicSeconds() - start
@@ -294,10 +369,69 @@ public enum Training {
             outputs: outputs, warnings: warnings)
     }
 
-    /// Accuracy for classification losses, mean squared error for MSE.
-    static func evaluate(_ model: FeedForward, _ inputs: Tensor, _ targets: Tensor, loss: LossKind) -> (Double?, Double?) {
+    /// Reads a CSV file that must be a regular file (a FIFO, device or folder is refused before
+    /// it is opened).
+    ///
+    /// - Throws: `FileError`, `CSVError`.
+    static func readCSV(_ path: String) throws -> CSVTable {
+        let bytes = try RegularFile.contents(of: path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CSVError.unreadable(path: path, reason: "not UTF-8 text")
+        }
+        return try CSVTable(text: text)
+    }
+
+    /// Refuses a network `train` or `predict` cannot build or run: a layer of size 0, an output
+    /// size the loss cannot use, more than ``maxParameters`` parameters.
+    ///
+    /// - Throws: `TrainingError`.
+    static func checkNetwork(_ layers: [Int], loss: LossKind) throws {
+        guard layers.count >= 2, layers.allSatisfy({ $0 >= 1 }) else { throw TrainingError.emptyLayer(layers: layers) }
+        let outputs = layers[layers.count - 1]
+        if loss != .crossEntropy && outputs != 1 { throw TrainingError.outputsDoNotFitLoss(loss: loss, outputs: outputs) }
+        var parameters = 0
+        for (inputs, outputs) in zip(layers, layers.dropFirst()) {
+            parameters = parameters.saturatingAdded(inputs.saturatingMultiplied(by: outputs).saturatingAdded(outputs))
+        }
+        guard parameters <= maxParameters else {
+            throw TrainingError.networkTooLarge(what: "layers \(layers.map(String.init).joined(separator: ","))", count: parameters, limit: maxParameters)
+        }
+    }
+
+    /// The rows of each forward pass over `rows` rows, so that one pass holds at most
+    /// ``maxActivationValues`` values: all rows at once when they fit (the result is then exactly
+    /// one pass's), else chunks.
+    static func chunks(rows: Int, width: Int) -> [Range<Int>] {
+        guard rows.saturatingMultiplied(by: width) > maxActivationValues else { return [0..<rows] }
+        let size = max(1, maxActivationValues / max(width, 1))
+        return stride(from: 0, to: rows, by: size).map { $0..<min($0 + size, rows) }
+    }
+
+    /// The mean loss over all rows, in chunks when needed (weighted by chunk size).
+    static func meanLoss(_ model: FeedForward, _ loss: any Loss, _ inputs: Tensor, _ targets: Tensor, width: Int) -> Double {
         withNoGrad {
-            let output = model(inputs)
+            let parts = chunks(rows: inputs.shape[0], width: width)
+            if parts.count == 1 { return Double(loss(model(inputs), targets).item()) }
+            var total = 0.0
+            for part in parts { total += Double(loss(model(inputs.rows(part)), targets.rows(part)).item()) * Double(part.count) }
+            return total / Double(max(inputs.shape[0], 1))
+        }
+    }
+
+    /// The network's outputs for every row, in chunks when needed.
+    static func outputs(_ model: FeedForward, _ inputs: Tensor) -> Tensor {
+        withNoGrad {
+            let parts = chunks(rows: inputs.shape[0], width: model.layerSizes.saturatingSum { $0 })
+            if parts.count == 1 { return model(inputs) }
+            return Tensor.concatenated(parts.map { model(inputs.rows($0)) }, axis: 0)
+        }
+    }
+
+    /// Accuracy for classification losses, mean squared error for MSE (`nil` for no rows).
+    static func evaluate(_ model: FeedForward, _ inputs: Tensor, _ targets: Tensor, loss: LossKind) -> (Double?, Double?) {
+        guard inputs.shape[0] > 0 else { return (nil, nil) }
+        return withNoGrad {
+            let output = outputs(model, inputs)
             switch loss {
             case .bce:
                 return (Double(((output .> 0.5) .== targets).mean().item()), nil)
@@ -351,7 +485,7 @@ public enum Training {
                 epochsCompleted: epochsCompleted, globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch,
                 extraKeys: [("modelfile", description.torchValue)])
             try CheckpointWriter.write(contents, to: path, overwrite: overwrite)
-        case nil:
+        case .npz?, .npy?, nil:
             throw TrainingError.unknownOutputFormat(path)
         }
     }
@@ -381,10 +515,17 @@ public struct SavedNetwork {
 
     /// Reads `path`.
     ///
-    /// - Throws: format errors, `CheckpointError`.
-    public init(path: String) throws {
+    /// - Parameter resuming: the file must be a checkpoint to continue (`train --resume`): a torch
+    ///   file with a state dict of tensors, whose progress counters (`epoch`, `global_step`, the
+    ///   loops' completed epochs) are ints from 0 to `Int64.max` — NaN, infinities, any float,
+    ///   negative numbers and integers beyond 64 bits are refused by name.
+    /// - Throws: format errors, `CheckpointError`, `TrainingError`.
+    public init(path: String, resuming: Bool = false) throws {
         let source = try ModelFile.open(path)
         guard let file = source as? TorchFile else {
+            if resuming {
+                throw TrainingError.notACheckpoint(found: source.format == .directory ? "a directory" : "a \(source.format.rawValue) file")
+            }
             weights = try source.stateDict()
             description = source.metadata.flatMap(NetworkDescription.init(metadata:))
             optimizer = nil
@@ -394,25 +535,61 @@ public struct SavedNetwork {
             return
         }
         description = NetworkDescription(torchValue: file.root["modelfile"])
-        if case .dict = file.root, let checkpoint = try? LightningCheckpoint(root: file.root), let key = checkpoint.stateDictKey,
-           let dict = checkpoint.stateDict {
-            var weights = StateDict()
-            for entry in dict.entries {
-                guard case .tensor(let record) = entry.value, let name = entry.key.stringValue else { continue }
-                try weights.append(name, try file.tensor(record: record, name: "\(key).\(name)"))
-            }
-            self.weights = weights
-            optimizer = checkpoint.optimizers.first.map { ($0, file, checkpoint.optimizerKey.map { "\($0)[0]" } ?? "optimizer") }
-            schedulers = checkpoint.schedulers
-            let completed = file.root["loops"]?["fit_loop"]?["epoch_progress"]?["current"]?["completed"]?.intValue
-            epochsCompleted = completed.map(Int.init) ?? checkpoint.epoch ?? 0
-            globalStep = checkpoint.globalStep ?? 0
-        } else {
+        // The weights: the first of the checkpoint keys that holds a dict of tensors.
+        let weightsKey = LightningCheckpoint.weightKeys.first { key in
+            guard case .dict(let dict)? = file.root[key] else { return false }
+            return dict.entries.contains { if case .tensor = $0.value { return true } else { return false } }
+        }
+        guard case .dict = file.root, let key = weightsKey, case .dict(let dict)? = file.root[key] else {
+            if resuming { throw TrainingError.notACheckpoint(found: "a torch file without a state dict of tensors") }
             weights = try file.stateDict()
             optimizer = nil
             schedulers = []
             epochsCompleted = 0
             globalStep = 0
+            return
+        }
+        var weights = StateDict()
+        for entry in dict.entries {
+            guard case .tensor(let record) = entry.value, let name = entry.key.stringValue else { continue }
+            try weights.append(name, try file.tensor(record: record, name: "\(key).\(name)"))
+        }
+        self.weights = weights
+        guard resuming else {
+            optimizer = nil
+            schedulers = []
+            epochsCompleted = 0
+            globalStep = 0
+            return
+        }
+        // Progress first: a counter that is not a count is named before anything else is read.
+        let completed = try SavedNetwork.count(file.root["loops"]?["fit_loop"]?["epoch_progress"]?["current"]?["completed"],
+                                               key: "loops.fit_loop.epoch_progress.current.completed")
+        let epoch = try SavedNetwork.count(file.root["epoch"], key: "epoch")
+        let step = try SavedNetwork.count(file.root["global_step"], key: "global_step")
+        let checkpoint = try LightningCheckpoint(root: file.root)
+        optimizer = checkpoint.optimizers.first.map { ($0, file, checkpoint.optimizerKey.map { "\($0)[0]" } ?? "optimizer") }
+        schedulers = checkpoint.schedulers
+        epochsCompleted = completed ?? epoch ?? 0
+        globalStep = step ?? 0
+    }
+
+    /// A progress counter: absent, or an int from 0 to `Int64.max` (as Lightning writes them);
+    /// anything else — a float, even a whole one, a negative or a 65-bit int, a string — is
+    /// refused with what it is.
+    static func count(_ value: TorchValue?, key: String) throws -> Int? {
+        guard let value else { return nil }
+        switch value {
+        case .int(let number) where number >= 0:
+            return Int(exactly: number)
+        case .float(let number):
+            throw TrainingError.invalidProgress(key: key, found: String(number))
+        case .int(let number):
+            throw TrainingError.invalidProgress(key: key, found: String(number))
+        case .bigInt(let big):
+            throw TrainingError.invalidProgress(key: key, found: big.description)
+        default:
+            throw TrainingError.invalidProgress(key: key, found: value.summary)
         }
     }
 }

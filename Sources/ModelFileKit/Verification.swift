@@ -76,6 +76,11 @@ public struct Verification {
                 if check.nonFinite > 0 { findings.append("tensor \"\(entry.name)\": \(check.nonFinite) of \(entry.elementCount) values are NaN or infinite") }
                 if check.invalidBools > 0 { findings.append("tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
                 checks.append(check)
+            } catch let error as ReadBudgetExceeded {
+                // Every later tensor would fail the same way: one finding, and stop reading.
+                let place = error.what.hasPrefix("tensor ") ? "" : "tensor \"\(entry.name)\": "
+                findings.append("\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
+                break
             } catch {
                 findings.append("tensor \"\(entry.name)\": \(error)")
             }

@@ -18,14 +18,17 @@ enum ZipScan {
         "version", ".data/version", "byteorder", ".format_version", ".storage_alignment", ".data/serialization_id",
     ]
 
-    static func scan(_ file: MappedFile, name: String, strict: Bool, findings: inout [ScanFinding]) throws -> ScannedFile {
+    /// Every inflated record counts against `budget` (and the archive's own inflation limit).
+    static func scan(_ file: MappedFile, name: String, strict: Bool, options: ReadOptions, budget: ReadBudget,
+                     findings: inout [ScanFinding]) throws -> ScannedFile {
         // Bytes before the first entry are reported below as hidden bytes rather than refused;
         // any other fault refuses the archive either way.
-        let archive = try (try? ZipArchive(file: file)) ?? ZipArchive(file: file, allowingLeadingData: true)
+        let archive = try (try? ZipArchive(file: file, limits: options.zipLimits))
+            ?? ZipArchive(file: file, limits: options.zipLimits, allowingLeadingData: true)
         let names = archive.entries.map(\.name)
         let numpyMembers = !names.isEmpty && names.allSatisfy { $0.hasSuffix(".npy") }
         if numpyMembers {
-            return try NumPyScan.scanArchive(archive, name: name, findings: &findings)
+            return try NumPyScan.scanArchive(archive, name: name, options: options, budget: budget, findings: &findings)
         }
         if let other = FormatDetector.describeZip(entryNames: names) {
             if strict { throw UnrecognizedFormatError(looksLike: other) }
@@ -41,6 +44,7 @@ enum ZipScan {
         var pickles: [ScannedPickle] = []
         var strings = Set<ExactString>()
         for entry in archive.entries where entry.name.hasSuffix(".pkl") {
+            if !entry.isStored { try budget.reserve(entry.uncompressedByteCount, for: "zip entry \(entry.name)") }
             let data = try archive.data(of: entry, verifyingCRC: true)
             let pickle = data.withUnsafeBytes { FileScan.scanPickle($0, from: 0, place: entry.name) }
             pickles.append(pickle)

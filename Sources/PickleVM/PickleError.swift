@@ -91,7 +91,8 @@ public enum PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidUTF8(let opcode, _):
             return "\(opcode.name) string is not valid UTF-8"
         case .surrogateInString(let opcode, let unit, _):
-            return "\(opcode.name) string holds the lone surrogate \\u\(String(unit, radix: 16)) (Python's surrogatepass), "
+            let hex = String(unit, radix: 16, uppercase: true)
+            return "\(opcode.name) string holds the lone surrogate U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) (Python's surrogatepass), "
                 + "which cannot be kept exactly as text"
         case .limitExceeded(let limit, let value, let found, _):
             return "\(limit.measure(found)) exceeds the limit of \(value) (limit \(limit))"

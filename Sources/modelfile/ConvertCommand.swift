@@ -5,7 +5,7 @@ import ModelFormats
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a model file to safetensors, .pth or .ckpt, bit for bit.",
+        abstract: "Convert a model file to safetensors, .pth, .ckpt, .npz or .npy, bit for bit.",
         discussion: """
             modelfile convert IN OUT                      (format from OUT's extension or --to)
             modelfile convert pth-to-safetensors IN OUT   (also safetensors-to-pth, ckpt-to-safetensors, …:
@@ -15,7 +15,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "[SPELLING] IN OUT")
     var arguments: [String]
 
-    @Option(name: .long, help: "Output format: safetensors, pth or ckpt (default: from OUT's extension).")
+    @Option(name: .long, help: "Output format: safetensors, pth, ckpt, npz or npy (default: from OUT's extension).")
     var to: OutputFormat?
 
     @Option(name: .long, help: "Cast floating-point tensors to f32, f16 or bf16.")
@@ -99,7 +99,14 @@ struct ConvertCommand: ParsableCommand {
             options.readOptions = reading.readOptions
             let progress = ProgressLine(quiet: quiet)
             options.progress = progress.update
-            let result = try Conversion.convert(input: input, output: outputPath, options: options)
+            let result: ConversionResult
+            do {
+                result = try Conversion.convert(input: input, output: outputPath, options: options)
+            } catch let error as ModelFileError where (error.underlying as? ConversionError)?.isUsageError == true {
+                // Known only once the input is open (a .npy output and several tensors): still a usage error.
+                Terminal.err("modelfile: error: \(error.underlying)")
+                throw ExitCode(64)
+            }
             progress.finish()
             for warning in result.warnings { Terminal.warning(warning) }
             if let selection = result.selection { Terminal.note(ConvertCommand.describe(selection, leftOut: result.leftOutTensorCount)) }

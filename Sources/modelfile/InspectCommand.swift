@@ -60,6 +60,8 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup var budgets: LimitsOption
+
     func run() throws {
         try Terminal.run {
             var worst: Int32 = 0
@@ -67,7 +69,7 @@ struct ScanCommand: ParsableCommand {
             // Every path gets its own section (or document), also when it cannot be scanned.
             for path in paths {
                 do {
-                    let report = try ScanReport.scan(path: path)
+                    let report = try ScanReport.scan(path: path, options: budgets.applied(to: ReadOptions()))
                     if output.json { documents.append(report.json) } else { Terminal.out(report.table) }
                     for failure in report.failures { Terminal.error(ModelFileError(path: path, underlying: failure)) }
                     worst = max(worst, report.failures.isEmpty ? (report.findings.isEmpty ? 0 : 1) : 2)

@@ -16,11 +16,8 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// How files are read: unknown pickle globals and the budgets (`--limits`).
-struct ReadingOptions: ParsableArguments {
-    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
-    var allowUnknownObjects = false
-
+/// `--limits`: the reading budgets, raised (or lowered) by name.
+struct LimitsOption: ParsableArguments {
     @Option(name: .long, help: "Raise reading budgets: NAME=VALUE,… with names as error messages print them (maxTreeNodes, maxMaterializedBytes=64GiB, …).")
     var limits: String?
 
@@ -31,12 +28,23 @@ struct ReadingOptions: ParsableArguments {
         }
     }
 
-    /// The options these flags describe.
-    var readOptions: ReadOptions {
-        var options = ReadOptions(allowUnknownObjects: allowUnknownObjects)
+    /// `options` with these budgets applied.
+    func applied(to options: ReadOptions) -> ReadOptions {
+        var options = options
         if let limits { try? ReadLimitsSpec.apply(limits, to: &options) }
         return options
     }
+}
+
+/// How files are read: unknown pickle globals and the budgets (`--limits`).
+struct ReadingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Keep pickle globals outside the allowlist as inert records instead of refusing the file.")
+    var allowUnknownObjects = false
+
+    @OptionGroup var budgets: LimitsOption
+
+    /// The options these flags describe.
+    var readOptions: ReadOptions { budgets.applied(to: ReadOptions(allowUnknownObjects: allowUnknownObjects)) }
 }
 
 /// The dtype names `--dtype` accepts.

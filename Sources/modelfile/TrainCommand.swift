@@ -93,6 +93,8 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(name: .long, help: "With --lora: write the merged network to --out FILE (.safetensors or .pth) instead of an adapter folder.")
     var merge = false
+    @Flag(name: .customLong("no-stop-on-nan"), help: "Train every epoch even when an epoch's mean loss is NaN or infinite, and save.")
+    var noStopOnNaN = false
 
     @OptionGroup var output: OutputOptions
 
@@ -155,6 +157,7 @@ struct TrainCommand: ParsableCommand {
                 options.merge = merge
                 c.lora = options
             }
+            c.stopOnNonFiniteLoss = !noStopOnNaN
             let json = output.json
             let total = epochs
             let result = try Training.run(c) { record in
@@ -206,13 +209,49 @@ struct PredictCommand: ParsableCommand {
     }
 }
 
-/// `0.693147`: six decimals, as the reference example prints losses.
+/// `0.693147`: six decimals, as the reference example prints losses. Any finite value prints in
+/// full, however large (`1e300` as its 301 integer digits and `.000000`); NaN and infinities as
+/// `nan`, `inf`, `-inf`.
 func sixDecimals(_ value: Double) -> String {
-    let scaled = (value * 1_000_000).rounded()
-    // Beyond Int64 (or not finite) there are no six decimals to show; Swift's spelling says it.
-    guard scaled.isFinite, abs(scaled) < 9e18 else { return String(value) }
-    let sign = scaled < 0 ? "-" : ""
-    let magnitude = Int64(abs(scaled))
-    let fraction = String(magnitude % 1_000_000)
-    return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+    guard value.isFinite else { return String(value) }
+    let sign = value < 0 ? "-" : ""
+    let magnitude = abs(value)
+    // Below 9e12, value × 10^6 fits in an Int64: round once, in integers.
+    if magnitude < 9e12 {
+        let scaled = Int64((magnitude * 1_000_000).rounded())
+        let fraction = String(scaled % 1_000_000)
+        let text = "\(scaled / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+        return scaled == 0 ? text : sign + text
+    }
+    // Above, the fraction has at most 9 bits (none from 2^52 on): the whole part in full, then the fraction.
+    var whole = magnitude.rounded(.towardZero)
+    var micros = ((magnitude - whole) * 1_000_000).rounded()
+    if micros >= 1_000_000 { whole += 1; micros = 0 }
+    let fraction = String(Int(micros))
+    return sign + wholeNumberDigits(whole) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+}
+
+/// The decimal digits of a non-negative whole double, exactly (`1e22` → `10000000000000000000000`).
+func wholeNumberDigits(_ value: Double) -> String {
+    if value < 9e18 { return String(UInt64(value)) }
+    // value = significand × 2^shift with a 53-bit significand; multiply out in base-10^9 limbs.
+    let shift = Int(value.exponent) - 52
+    var limbs: [UInt64] = []
+    var significand = (UInt64(1) << 52) | value.significandBitPattern
+    while significand > 0 { limbs.append(significand % 1_000_000_000); significand /= 1_000_000_000 }
+    for _ in 0..<max(0, shift) {
+        var carry: UInt64 = 0
+        for i in limbs.indices {
+            let doubled = limbs[i] * 2 + carry
+            limbs[i] = doubled % 1_000_000_000
+            carry = doubled / 1_000_000_000
+        }
+        if carry > 0 { limbs.append(carry) }
+    }
+    var text = String(limbs.last ?? 0)
+    for limb in limbs.dropLast().reversed() {
+        let digits = String(limb)
+        text += String(repeating: "0", count: 9 - digits.count) + digits
+    }
+    return text
 }

@@ -33,7 +33,7 @@ struct BinaryIOTests {
         #expect(file.count == 16)
         #expect(file.bytes[8] == UInt8(ascii: "{"))
         #expect(throws: FileError.self) { try MappedFile(path: "/nonexistent") }
-        #expect(throws: FileError(path: "/tmp", operation: "open", message: "is a directory")) { try MappedFile(path: "/tmp") }
+        #expect(throws: FileError(path: "/tmp", operation: "open", message: "is a directory, not a file")) { try MappedFile(path: "/tmp") }
         let folder = try Fixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let empty = folder.appendingPathComponent("empty").path
@@ -65,5 +65,119 @@ struct BinaryIOTests {
         #expect(written == [9] + big + [7, 7, 7, 7, 7] + Array("ok".utf8))
         #expect(throws: FileError.self) { try OutputFile(path: path, overwrite: false) }
         #expect(throws: FileError.self) { try OutputFile(path: folder.appendingPathComponent("no/such/folder/x").path, overwrite: false) }
+    }
+
+    @Test("a FIFO, a socket, a device, a folder or a link loop is refused by name before it is opened")
+    func nonRegularPaths() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let socketPath = folder.appendingPathComponent("socket").path
+        let socketDescriptor = try boundSocket(at: socketPath)
+        defer { close(socketDescriptor) }
+        let loop = folder.appendingPathComponent("loop").path
+        #expect(symlink(loop, loop) == 0)
+        let cases: [(String, String)] = [
+            (fifo, "is a FIFO (named pipe), not a regular file"),
+            (socketPath, "is a socket, not a regular file"),
+            ("/dev/null", "is a character device, not a regular file"),
+            ("/dev/zero", "is a character device, not a regular file"),
+            (folder.path, "is a directory, not a file"),
+            (loop, "a symbolic link loop (too many levels of symbolic links)"),
+        ]
+        for (path, message) in cases {
+            #expect(throws: FileError(path: path, operation: "open", message: message)) { try MappedFile(path: path) }
+            #expect(throws: FileError(path: path, operation: "open", message: message)) { try RegularFile.contents(of: path) }
+        }
+        // A link to a regular file is fine, and reads the file.
+        let target = folder.appendingPathComponent("target").path
+        #expect(FileManager.default.createFile(atPath: target, contents: Data([1, 2, 3])))
+        let link = folder.appendingPathComponent("link").path
+        #expect(symlink(target, link) == 0)
+        #expect(try RegularFile.contents(of: link) == [1, 2, 3])
+        #expect(try MappedFile(path: link).count == 3)
+        #expect(throws: FileError(path: target, operation: "read", message: "the file has 3 bytes; at most 2 are read")) {
+            try RegularFile.contents(of: target, maxByteCount: 2)
+        }
+    }
+
+    @Test("an output that is a claimed input (the file, a hard link, a symbolic link) is refused, overwrite or not")
+    func outputIsNeverAnInput() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("input.bin").path
+        #expect(FileManager.default.createFile(atPath: input, contents: Data([1, 2, 3, 4])))
+        let hard = folder.appendingPathComponent("hard.bin").path
+        #expect(link(input, hard) == 0)
+        let soft = folder.appendingPathComponent("soft.bin").path
+        #expect(symlink(input, soft) == 0)
+        let other = folder.appendingPathComponent("other.bin").path
+        do {
+            let mapped = try MappedFile(path: input)
+            for overwrite in [false, true] {
+                #expect(throws: FileError(path: input, operation: "write",
+                                          message: "is an input of this command; the input is never the output, even with --force (choose another path)")) {
+                    try OutputFile(path: input, overwrite: overwrite)
+                }
+                for path in [hard, soft] {
+                    #expect(throws: FileError(path: path, operation: "write",
+                                              message: "is the same file as the input \(input); the input is never the output, even with --force (choose another path)")) {
+                        try OutputFile(path: path, overwrite: overwrite)
+                    }
+                }
+            }
+            #expect(throws: FileError(path: folder.path, operation: "write",
+                                      message: "holds the input \(input); the input is never the output (choose another folder)")) {
+                try OutputTarget.checkFolder(folder.path)
+            }
+            let output = try OutputFile(path: other, overwrite: false)
+            try output.write([9])
+            try output.commit()
+            withExtendedLifetime(mapped) {}
+        }
+        // Once the input is closed, the file is an ordinary output again.
+        let output = try OutputFile(path: input, overwrite: true)
+        try output.write([5])
+        try output.commit()
+        #expect(try RegularFile.contents(of: hard) == [1, 2, 3, 4], "the hard link still names the old file")
+        #expect(try RegularFile.contents(of: input) == [5])
+    }
+
+    @Test("the read budget allows twice the file plus the limit, counts every reservation and never overflows")
+    func readBudget() throws {
+        let budget = ReadBudget(fileByteCount: 100, limit: 50)
+        #expect(budget.allowance == 250)
+        try budget.reserve(200, for: "a")
+        try budget.check(50, for: "b")
+        #expect(throws: ReadBudgetExceeded(what: "c", requested: 51, alreadyUsed: 200, fileByteCount: 100, limit: 50, allowance: 250)) {
+            try budget.reserve(51, for: "c")
+        }
+        #expect(budget.usedByteCount == 200, "a refused reservation counts nothing")
+        #expect(throws: ReadBudgetExceeded(what: "d", requested: Int.max, alreadyUsed: 200, fileByteCount: 100, limit: 50, allowance: 250)) {
+            try budget.reserve(Int.max, for: "d")
+        }
+        #expect(ReadBudget(fileByteCount: Int.max / 2 + 1, limit: Int.max).allowance == Int.max)
+        #expect(String(describing: ReadBudgetExceeded(what: "tensor \"w\"", requested: 8, alreadyUsed: 3, fileByteCount: 1, limit: 2, allowance: 4))
+                == "tensor \"w\" needs 8 bytes, over the read budget of 4 bytes (limit maxMaterializedBytes = 2, plus twice the file's 1 bytes; 3 already materialised)")
+        #expect([Int.max, 1, 5].saturatingSum { $0 } == Int.max)
+        #expect([Int.min, -1].saturatingSum { $0 } == Int.min)
+        #expect((1 << 62).saturatingMultiplied(by: -4) == Int.min)
+    }
+
+    /// A Unix-domain socket bound at `path` (the caller closes it).
+    private func boundSocket(at path: String) throws -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(descriptor >= 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in path.utf8.prefix(buffer.count - 1).enumerated() { buffer[i] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(result == 0, "bind \(path)")
+        return descriptor
     }
 }

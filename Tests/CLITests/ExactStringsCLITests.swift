@@ -80,4 +80,15 @@ struct ExactStringsCLITests {
         #expect(!result.stderr.contains(#"\\"#), "no escape is escaped again")
         #expect(!result.stderr.unicodeScalars.contains("\u{202E}"))
     }
+
+    @Test("a lone surrogate is named as U+D800 on one line, with no backslash to escape")
+    func loneSurrogate() throws {
+        let folder = try Fixture.temporaryFolder()
+        let path = folder.appendingPathComponent("surrogate.safetensors").path
+        let bytes = ST.file(ST.object([ST.u8Entry(key: Array(#"a\ud800"#.utf8), begin: 0, count: 1)]), data: [1])
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let result = try modelfile("inspect", path)
+        #expect(result.status == 2)
+        #expect(result.stderr == "modelfile: error: \(path): at byte 11: header is not valid JSON: lone surrogate U+D800 (half of a UTF-16 pair) cannot be text\n")
+    }
 }

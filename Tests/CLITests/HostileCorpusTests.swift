@@ -3,11 +3,11 @@ import Testing
 import TestSupport
 
 /// Every reader through the command line, on a corpus of hostile files of every format, each run
-/// under a memory cap (`ulimit -v`) and a time cap, with a canary that any executed payload would
+/// under a memory cap (`ulimit -v`, 4 GiB) and a time cap, with a canary that any executed payload would
 /// create. The controls must still load under the same caps, so refusing everything cannot pass.
 @Suite("hostile corpus under resource caps")
 struct HostileCorpusTests {
-    static let memoryCapKiB = 3 << 20  // 3 GiB of address space
+    static let memoryCapKiB = 4 << 20  // 4 GiB of address space
     static let timeCapSeconds = 20.0
     static let canary = "/tmp/modelfile-canary-\(getpid())"
 

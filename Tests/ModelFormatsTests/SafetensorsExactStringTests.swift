@@ -166,7 +166,7 @@ struct SafetensorsHostileTextTests {
         #expect(Self.refusal(key) == .invalidJSON(JSONError(.loneSurrogate(0xD800), at: 11)))
         let value = ST.file(#"{"__metadata__":{"k":"x\udc00"},"# + Self.entry + "}", data: [1])
         #expect(Self.refusal(value) == .invalidJSON(JSONError(.loneSurrogate(0xDC00), at: Self.offset(of: #"\udc00"#, in: value))))
-        #expect(Self.refusal(value)?.description == "at byte 31: header is not valid JSON: lone surrogate \\udc00 (half of a UTF-16 pair) cannot be text")
+        #expect(Self.refusal(value)?.description == "at byte 31: header is not valid JSON: lone surrogate U+DC00 (half of a UTF-16 pair) cannot be text")
     }
 
     @Test("invalid UTF-8 anywhere in the header is refused at its first byte, before any JSON", arguments: [

@@ -1,10 +1,11 @@
+import BinaryIO
 @testable import ModelFormats
 import PickleVM
 import TensorData
 import Testing
 import TestSupport
 
-// Tensor geometry and rebuild arguments (SECURITY.md §2.3, rule 5): every offset, size, stride
+// Tensor geometry and rebuild arguments (docs/security.md, "Every number from a file is checked before use"): every offset, size, stride
 // and storage size comes from the file and is checked before any byte is touched.
 extension TorchHostileInputTests {
     /// The label errors give storage `0` as a float32 storage of `elements`.
@@ -80,25 +81,37 @@ extension TorchHostileInputTests {
                             size: [2, 2], stride: [3, 1])
     }
 
-    @Test("a zero-stride expansion of 1 element to 2^40 is refused when read, by maxMaterializedBytes")
-    func zeroStrideExpansion() throws {
-        // torch.load accepts this lazily (a 4 TiB view of one float); copying it is what is refused.
-        let file = try Self.open(Self.view(numel: 1, size: [1 << 40], stride: [0]))
-        #expect(file.entries[0].shape == Shape([1 << 40]))
-        #expect(throws: TorchFormatError.materializedTooLarge(tensor: "w", bytes: 1 << 42, limit: 1 << 30)) { _ = try file.tensor(at: 0) }
-        // 2^62 elements of 4 bytes overflow: reported as Int.max bytes.
-        let huge = try Self.open(Self.view(numel: 1, size: [1 << 62], stride: [0]))
-        #expect(throws: TorchFormatError.materializedTooLarge(tensor: "w", bytes: Int.max, limit: 1 << 30)) { _ = try huge.tensor(at: 0) }
+    /// The error for reading tensor "w" of a file of `fileBytes` bytes when it needs `requested`
+    /// bytes, with `used` already materialised and `limit` beyond twice the file's size.
+    static func overBudget(_ requested: Int, fileBytes: Int, used: Int = 0, limit: Int = 1 << 29, what: String = "tensor \"w\"") -> ReadBudgetExceeded {
+        ReadBudgetExceeded(what: what, requested: requested, alreadyUsed: used, fileByteCount: fileBytes, limit: limit,
+                           allowance: 2 * fileBytes + limit)
     }
 
-    @Test("a small zero-stride expansion is accepted and copied (control)")
+    @Test("a zero-stride expansion of 1 element to 2^40 is refused when read, by the read budget")
+    func zeroStrideExpansion() throws {
+        // torch.load accepts this lazily (a 4 TiB view of one float); copying it is what is refused.
+        let bytes = Self.view(numel: 1, size: [1 << 40], stride: [0])
+        let file = try Self.open(bytes)
+        #expect(file.entries[0].shape == Shape([1 << 40]))
+        #expect(throws: Self.overBudget(1 << 42, fileBytes: bytes.count)) { _ = try file.tensor(at: 0) }
+        // 2^62 elements of 4 bytes overflow: reported as Int.max bytes.
+        let hugeBytes = Self.view(numel: 1, size: [1 << 62], stride: [0])
+        let huge = try Self.open(hugeBytes)
+        #expect(throws: Self.overBudget(Int.max, fileBytes: hugeBytes.count)) { _ = try huge.tensor(at: 0) }
+    }
+
+    @Test("a small zero-stride expansion is accepted and copied (control); past the budget it is refused")
     func zeroStrideControl() throws {
         let file = try Self.open(Self.view(numel: 4, offset: 2, size: [2, 3], stride: [0, 0]))
         #expect(Self.floats(try file.tensor(at: 0)) == [3, 3, 3, 3, 3, 3])
         var options = ReadOptions()
-        options.maxMaterializedBytes = 23
-        let limited = try Self.open(Self.view(numel: 4, offset: 2, size: [2, 3], stride: [0, 0]), options: options)
-        #expect(throws: TorchFormatError.materializedTooLarge(tensor: "w", bytes: 24, limit: 23)) { _ = try limited.tensor(at: 0) }
+        options.maxMaterializedBytes = 0
+        // With no limit beyond twice the file's size, an expansion to more than that is refused.
+        let bytes = Self.view(numel: 4, offset: 2, size: [1000], stride: [0])
+        let limited = try Self.open(bytes, options: options)
+        #expect(4000 > 2 * bytes.count)
+        #expect(throws: Self.overBudget(4000, fileBytes: bytes.count, limit: 0)) { _ = try limited.tensor(at: 0) }
     }
 
     @Test("a tensor rank above the limit is refused")

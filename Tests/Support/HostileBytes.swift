@@ -4,7 +4,7 @@ import Foundation
 // any field, a raw-deflate encoder for long runs, and the legacy stream. Everything is built from
 // bytes here (no PickleVM, no ZipFormat), so each test shows its attack and the code under test
 // is never used to make its own input. Layouts: pickletools (opcode bytes), PKWARE APPNOTE.TXT
-// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), docs/security.md ("Zip", "Legacy files": torch records).
+// (zip records), RFC 1951 §3.2.6 (fixed Huffman codes), docs/formats.md ("Torch zip archives", "Legacy torch files").
 
 // MARK: - Pickle
 
@@ -109,6 +109,22 @@ public enum P {
         case 3: return items[0] + items[1] + items[2] + tuple3
         default: return mark + items.joined() + tupleMark
         }
+    }
+
+    /// `BINFLOAT`: a float64, big-endian (NaN, infinities and 1e300 included).
+    public static func float(_ value: Double) -> [UInt8] { [0x47] + withUnsafeBytes(of: value.bitPattern.bigEndian) { Array($0) } }
+
+    /// `LONG1` of the little-endian two's-complement `bytes` (for integers beyond 64 bits).
+    public static func long1(bytes: [UInt8]) -> [UInt8] { [0x8A, UInt8(bytes.count)] + bytes }
+
+    /// `{key: value, …}` with int keys (`EMPTY_DICT`, `MARK`, pairs, `SETITEMS`).
+    public static func intKeyedDict(_ pairs: [(Int64, [UInt8])]) -> [UInt8] {
+        emptyDict + (pairs.isEmpty ? [] : mark + pairs.flatMap { int($0.0) + $0.1 } + setItems)
+    }
+
+    /// A list of the given items (`EMPTY_LIST`, `MARK`, items, `APPENDS`).
+    public static func list(_ items: [[UInt8]]) -> [UInt8] {
+        emptyList + (items.isEmpty ? [] : mark + items.joined() + appends)
     }
 
     /// A tuple of ints (a torch size or stride).
@@ -370,7 +386,7 @@ public enum Deflate {
 // MARK: - Legacy stream
 
 /// The legacy (pre-1.6) `torch.save` stream: five pickles, then each storage as an int64
-/// element count and its bytes (docs/security.md, "Legacy files").
+/// element count and its bytes (docs/formats.md, "Legacy torch files").
 public enum Legacy {
     /// The magic-number pickle: LONG1 0x1950A86A20F9469CFC6C.
     public static let magic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]

@@ -11,6 +11,10 @@ public enum DetectedKind: Equatable, Sendable {
     case shardIndex
     /// A zip archive (first bytes `PK\x03\x04`); further checks happen when it is read.
     case zipArchive
+    /// A NumPy `.npy` array (first bytes `\x93NUMPY`).
+    case numpyArray
+    /// A NumPy `.npz` archive: a zip whose first member's name ends in `.npy`.
+    case numpyArchive
     /// The legacy torch stream: its first pickle is the magic number.
     case legacyTorch
     /// A Hugging Face model folder; `weights` is the file inside it that holds the weights.
@@ -37,7 +41,7 @@ public enum FormatDetector {
     /// The legacy format's first pickle: protocol 2, LONG1 of the magic number 0x1950A86A20F9469CFC6C, STOP.
     static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
 
-    /// File names a Hugging Face folder is searched for, in transformers' order (docs/cli.md, "General rules").
+    /// File names a Hugging Face folder is searched for, in transformers' order (docs/formats.md, "Sharded sets").
     public static let folderWeightNames = [
         "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
     ]
@@ -46,8 +50,7 @@ public enum FormatDetector {
     ///
     /// - Throws: `FileError` if it cannot be read, `UnrecognizedFormatError` if it is not a model file.
     public static func detect(path: String) throws -> DetectedKind {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, operation: "open", errno: errno) }
+        let info = try RegularFile.status(path)
         if (info.st_mode & S_IFMT) == S_IFDIR {
             // A PEFT adapter folder (docs/formats.md, "LoRA adapters"): its config and weights.
             var entry = stat()
@@ -77,7 +80,8 @@ public enum FormatDetector {
             head.count >= offset + magic.count && Array(head[offset..<(offset + magic.count)]) == magic
         }
         if head.isEmpty { throw UnrecognizedFormatError(looksLike: "an empty file") }
-        if starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .zipArchive }
+        if starts(with: [0x50, 0x4B, 0x03, 0x04]) { return isNumPyArchive(bytes) ? .numpyArchive : .zipArchive }
+        if starts(with: NumPyHeader.magic) { return .numpyArray }
         if starts(with: legacyMagic) { return .legacyTorch }
         if head.count >= 9 {
             let declared = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
@@ -109,8 +113,9 @@ public enum FormatDetector {
             return "a Python wheel (a zip holding \(folder)/), not a model file"
         }
         if !names.isEmpty, names.allSatisfy({ $0.hasSuffix(".npy") }) {
-            // NumPy support will read these; until then they are named and refused here.
-            return "a NumPy .npz archive, which modelfile does not read yet"
+            // Detection reads an .npz by its first local header; one whose layout hides that is
+            // still named for what it is.
+            return "a NumPy .npz archive whose first record is not a .npy member"
         }
         let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
         return "a zip archive without data.pkl, not a torch.save archive (\(names.count) entries: \(listed))"
@@ -186,7 +191,6 @@ public enum FormatDetector {
         if starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return "an xz-compressed file; decompress it first" }
         // GGUF is named and refused here, in this one place, until a GGUF reader replaces it.
         if starts(with: Array("GGUF".utf8)) { return "a GGUF file (llama.cpp), which modelfile does not read yet" }
-        if starts(with: [0x93] + Array("NUMPY".utf8)) { return "a NumPy .npy array file" }
         if starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return "an HDF5 file (Keras .h5), which modelfile does not read" }
         if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) {
             return "a bare pickle stream (protocol \(head[1])), not a torch archive; refused, since a renamed pickle is a known way to run code"
@@ -200,6 +204,16 @@ public enum FormatDetector {
         if totalSize < 8 { return "a file of \(totalSize) bytes, too short to be a model file (truncated?)" }
         let hex = head.prefix(8).map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
         return "unknown content (first bytes \(hex.joined(separator: " ")))"
+    }
+
+    /// Whether the zip in `bytes` is an `.npz`: its first local header names a `.npy` member, as
+    /// `numpy.savez` writes it (a torch archive starts with `<folder>/data.pkl`). Every member is
+    /// checked when the archive is read.
+    static func isNumPyArchive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 30 else { return false }
+        let nameLength = Int(bytes[26]) | Int(bytes[27]) << 8
+        guard nameLength >= 4, nameLength <= bytes.count - 30 else { return false }
+        return bytes[(30 + nameLength - 4)..<(30 + nameLength)].elementsEqual(".npy".utf8)
     }
 
     private static func isJSONSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }

@@ -12,7 +12,6 @@ extension TorchFormatError: LimitReporting {
         case .pickle(_, let error): return error.exceededLimit
         case .zip(let error): return error.exceededLimit
         case .invalidGeometry(_, _, let error): return error.exceededLimit
-        case .materializedTooLarge(_, _, let limit): return ExceededLimit(name: "maxMaterializedBytes", value: limit)
         case .tooManyNodes(let limit): return ExceededLimit(name: "maxTreeNodes", value: limit)
         default: return nil
         }

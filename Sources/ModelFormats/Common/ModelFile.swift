@@ -16,10 +16,11 @@ public struct ReadOptions: Sendable {
     public var maxTreeNodes = 50_000_000
     /// The highest tensor rank accepted.
     public var maxTensorRank = 64
-    /// The most bytes one strided view may be copied into when that is more than its storage
-    /// holds: only views that repeat elements (zero strides) can, and they could otherwise ask for
-    /// far more memory than the file is large. Default 1 GiB.
-    public var maxMaterializedBytes = 1 << 30
+    /// The read budget beyond twice the file's size: the most bytes one read of one file may
+    /// materialise is twice its size plus this. Every tensor handed out counts (so one storage
+    /// viewed by many tensors counts once per view), and so do copies (zero-stride expansions,
+    /// gathered or byte-swapped views) and inflated zip entries. Default 512 MiB.
+    public var maxMaterializedBytes = 1 << 29
     /// Refuse a sharded set whose index and shards disagree (`verify` lists the disagreements instead).
     public var strictShards = true
 
@@ -57,6 +58,7 @@ public enum ModelFile {
         case .safetensors: return try SafetensorsFile(path: path)
         case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
+        case .numpyArray, .numpyArchive: return try NumPyFile(path: path, options: options)
         case .directory, .adapterFolder: return try open(path, options: options)
         }
     }

@@ -1,11 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BinaryIO
 import ExactText
 import JSONReader
 import TensorData
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Sharded sets as Hugging Face writes them (docs/formats.md, "Sharded sets"): an index file
 // `model.safetensors.index.json` = {"metadata": {"total_size": N, …}, "weight_map": {tensor: shard}}
@@ -122,6 +121,8 @@ public final class ShardedModel: TensorSource {
     /// Where the index and the shards disagree (empty for a consistent set).
     public let disagreements: [ShardedSafetensorsError]
     private let locations: [(shard: Int, tensor: Int)]
+    /// The index file, kept open (and so claimed as an input) as long as the set is.
+    private let indexFile: MappedFile
 
     /// Opens the index at `path` and every shard beside it.
     ///
@@ -130,7 +131,7 @@ public final class ShardedModel: TensorSource {
     /// - Throws: `FileError`, the shards' format errors (naming the shard), `ShardedSafetensorsError`.
     public init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
         self.path = path
-        let indexFile = try MappedFile(path: path)
+        indexFile = try MappedFile(path: path)
         index = try SafetensorsIndex.parse(indexFile.bytes)
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var shards: [(String, TensorSource)] = []
@@ -145,7 +146,7 @@ public final class ShardedModel: TensorSource {
                 try containment.check(shardPath)
                 if case .shardIndex = try FormatDetector.detect(path: shardPath) { throw ShardedSafetensorsError.invalidIndex("shard \(name) is itself an index") }
                 shards.append((name, try ModelFile.openFile(shardPath, options: options)))
-            } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
+            } catch let error as FileError where (error.operation == "open" || error.operation == "stat") && !ShardedModel.exists(shardPath) {
                 throw ShardedSafetensorsError.missingShard(name)
             } catch let error as ShardedSafetensorsError {
                 throw error
@@ -183,14 +184,20 @@ public final class ShardedModel: TensorSource {
         self.entries = entries
         self.locations = locations
         if let declared = index.metadata["total_size"], let total = Int(declared) {
-            let actual = entries.reduce(0) { $0 + $1.byteCount }
+            let actual = entries.saturatingSum(\.byteCount)
             if total != actual {
                 warnings.append(.indexTotalSizeMismatch(declared: total, actual: actual))
             }
         }
     }
 
-    public var fileByteCount: Int { shards.reduce(0) { $0 + $1.source.fileByteCount } }
+    /// Whether anything (even a dangling or looping link) is at `path`.
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public var fileByteCount: Int { shards.saturatingSum(\.source.fileByteCount) }
 
     /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
     public var metadata: [ExactString: String]? { shards.first?.source.metadata }
@@ -228,13 +235,13 @@ public enum SafetensorsShardWriter {
         var current: [Int] = []
         var size = 0
         for (index, entry) in entries.enumerated() {
-            if !current.isEmpty && size + entry.byteCount > maxShardBytes {
+            if !current.isEmpty && size.saturatingAdded(entry.byteCount) > maxShardBytes {
                 shards.append(current)
                 current = []
                 size = 0
             }
             current.append(index)
-            size += entry.byteCount
+            size = size.saturatingAdded(entry.byteCount)
         }
         if !current.isEmpty || shards.isEmpty { shards.append(current) }
         return shards
@@ -267,6 +274,8 @@ public enum SafetensorsShardWriter {
         tensorBytes: (Int) throws -> TensorBytes,
         didWrite: (Int) -> Void = { _ in }
     ) throws -> [String] {
+        // Never into a folder that holds an input (its shards would be replaced while being read).
+        try OutputTarget.checkFolder(folder)
         let groups = plan(entries: entries, maxShardBytes: maxShardBytes)
         let names = shardNames(count: groups.count)
         var written: [String] = []
@@ -278,7 +287,7 @@ public enum SafetensorsShardWriter {
             written.append(path)
         }
         if groups.count > 1 {
-            let total = entries.reduce(0) { $0 + $1.byteCount }
+            let total = entries.saturatingSum(\.byteCount)
             var weightMap: [(String, String)] = []
             for (group, name) in zip(groups, names) { for index in group { weightMap.append((entries[index].name, name)) } }
             let indexPath = folder + "/model.safetensors.index.json"

@@ -1,3 +1,4 @@
+import BinaryIO
 import TensorData
 
 /// The kinds of model file modelfile reads, named as in the CLI contract's `format` field.
@@ -24,6 +25,10 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case peftLoRA = "peft-lora"
     /// A kohya-style LoRA safetensors file (`lora_down` / `lora_up` / `alpha`).
     case kohyaLoRA = "kohya-lora"
+    /// A NumPy `.npy` file: one array.
+    case numpyNpy = "numpy-npy"
+    /// A NumPy `.npz` archive: a zip of `.npy` members.
+    case numpyNpz = "numpy-npz"
 }
 
 /// One tensor as a file describes it, before its bytes are read.
@@ -46,8 +51,14 @@ public struct TensorEntry: Sendable, Equatable {
         self.quantization = quantization
     }
 
-    /// Bytes of the tensor when stored contiguously.
-    public var byteCount: Int { dtype.byteCount(elementCount: shape.elementCount) ?? 0 }
+    /// Bytes of the tensor when stored contiguously: `Int.max` when that overflows (a meta tensor
+    /// may declare more elements than any file holds), 0 for sub-byte elements that do not fill
+    /// whole bytes.
+    public var byteCount: Int {
+        guard let elements = shape.checkedElementCount else { return .max }
+        if let bytes = dtype.byteCount(elementCount: elements) { return bytes }
+        return elements.multipliedReportingOverflow(by: dtype.bitWidth).overflow ? .max : 0
+    }
     /// Number of elements.
     public var elementCount: Int { shape.elementCount }
 
@@ -105,6 +116,13 @@ public protocol TensorSource: AnyObject {
     func tensor(at index: Int) throws -> RawTensor
     /// Tells the source the caller is done with tensor `index`, so mapped pages can be dropped.
     func releaseMemory(forTensorAt index: Int)
+}
+
+/// A source whose reads charge one ``ReadBudget``: every tensor handed out and every entry
+/// inflated (docs/security.md, "Every resource a file controls has a budget").
+public protocol ReadBudgeted: TensorSource {
+    /// The budget this source's reads charge.
+    var readBudget: ReadBudget { get }
 }
 
 extension TensorSource {

@@ -2,9 +2,9 @@ import BinaryIO
 import TensorData
 
 // Writing checkpoints that `torch.load(weights_only=True)` reads and that
-// `pytorch_lightning.Trainer.fit(model, ckpt_path=...)` resumes from (FORMATS.md §4.6): the
-// version, the exact state_dict keys, one complete optimizer state_dict per optimizer, the
-// schedulers, and `loops` progress counters for the epoch to resume at.
+// `pytorch_lightning.Trainer.fit(model, ckpt_path=...)` resumes from (docs/formats.md, "Lightning
+// checkpoints"): the version, the exact state_dict keys, one complete optimizer state_dict per
+// optimizer, the schedulers, and `loops` progress counters for the epoch to resume at.
 
 /// One optimizer's state in torch's `state_dict()` form, with tensors as stored tensors.
 public struct OptimizerStateDict: Sendable {
@@ -131,7 +131,7 @@ public enum CheckpointWriter {
     }
 
     /// Lightning's `loops` progress for a checkpoint taken after `epochsCompleted` whole epochs
-    /// (the layout `Trainer.save_checkpoint` writes; FORMATS.md §4.2). On resume, the fit loop
+    /// (the layout `Trainer.save_checkpoint` writes; docs/formats.md, "Lightning checkpoints"). On resume, the fit loop
     /// continues at epoch `epochsCompleted` and the step counters at `globalStep`.
     public static func loops(epochsCompleted: Int, globalStep: Int, stepsInLastEpoch: Int, schedulerSteps: Int) -> TorchValue {
         func d(_ pairs: (String, TorchValue)...) -> TorchValue { .dict(TorchDict(pairs.map { (key: .string($0.0), value: $0.1) })) }
@@ -167,32 +167,95 @@ public enum CheckpointWriter {
 /// Rewrites an object tree read from a torch file so its tensors can be written again: the
 /// records it references, in order of first appearance, and the tree with renumbered tensors.
 public enum TorchTreeRewriter {
+    /// - Parameter representative: maps a tensor record to the record written for it; records
+    ///   that are one tensor (the same storage, offset, sizes and strides: tied weights) map to one
+    ///   of them, so it is written once and shared, as `torch.save` writes tied weights.
     /// - Returns: the tree with `.tensor(i)` renumbered 0, 1, … and, for each new number, the
     ///   record index in the source file and the tensor's dotted name (for messages).
     ///
-    /// Recursion here is bounded: a tree read from a file is at most as deep as the unpickler's
-    /// nesting limit (``PickleLimits/maxNestingDepth``).
-    public static func renumber(_ root: TorchValue) -> (TorchValue, [(record: Int, name: String)]) {
+    /// The walk is iterative and visits each container once: a container the tree shares (a pickle
+    /// memo reference) is rewritten once and stays shared in the result, so a tree of 2^60 paths
+    /// over 61 containers rewrites in 61 steps, and its pickle stays as small as the input's.
+    public static func renumber(_ root: TorchValue, representative: (Int) -> Int = { $0 }) -> (TorchValue, [(record: Int, name: String)]) {
+        enum Step {
+            case enter(TorchValue, path: String)
+            case exit(TorchValue)
+        }
         var order: [(Int, String)] = []
         var numbers: [Int: Int] = [:]
-        func visit(_ value: TorchValue, _ path: String) -> TorchValue {
-            func join(_ component: String) -> String { path.isEmpty ? component : path + "." + component }
-            switch value {
-            case .tensor(let record):
-                if let number = numbers[record] { return .tensor(number) }
-                numbers[record] = order.count
-                order.append((record, path))
-                return .tensor(order.count - 1)
-            case .dict(var dict):
-                dict.entries = dict.entries.map { (key: $0.key, value: visit($0.value, join($0.key.nameComponent))) }
-                return .dict(dict)
-            case .list(let items): return .list(items.enumerated().map { visit($0.element, join(String($0.offset))) })
-            case .tuple(let items): return .tuple(items.enumerated().map { visit($0.element, join(String($0.offset))) })
-            case .set(let items): return .set(items.map { visit($0, path) })
-            default: return value
+        var rewritten: [TorchContainerIdentity: TorchValue] = [:]
+        var results: [TorchValue] = []
+        var steps: [Step] = [.enter(root, path: "")]
+        func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
+        while let step = steps.popLast() {
+            switch step {
+            case .enter(let value, let path):
+                if let identity = value.containerIdentity, let done = rewritten[identity] {
+                    results.append(done)
+                    continue
+                }
+                switch value {
+                case .tensor(let record):
+                    let key = representative(record)
+                    if let number = numbers[key] {
+                        results.append(.tensor(number))
+                    } else {
+                        numbers[key] = order.count
+                        order.append((key, path))
+                        results.append(.tensor(order.count - 1))
+                    }
+                case .dict(let dict):
+                    steps.append(.exit(value))
+                    for entry in dict.entries.reversed() { steps.append(.enter(entry.value, path: join(path, entry.key.nameComponent))) }
+                case .list(let items), .tuple(let items):
+                    steps.append(.exit(value))
+                    for (i, item) in items.enumerated().reversed() { steps.append(.enter(item, path: join(path, String(i)))) }
+                case .set(let items):
+                    steps.append(.exit(value))
+                    for item in items.reversed() { steps.append(.enter(item, path: path)) }
+                default:
+                    results.append(value)
+                }
+            case .exit(let value):
+                let result: TorchValue
+                switch value {
+                case .dict(var dict):
+                    let values = results.suffix(dict.entries.count)
+                    dict.entries = zip(dict.entries, values).map { (key: $0.key, value: $1) }
+                    results.removeLast(dict.entries.count)
+                    result = .dict(dict)
+                case .list(let items):
+                    result = .list(Array(results.suffix(items.count)))
+                    results.removeLast(items.count)
+                case .tuple(let items):
+                    result = .tuple(Array(results.suffix(items.count)))
+                    results.removeLast(items.count)
+                case .set(let items):
+                    result = .set(Array(results.suffix(items.count)))
+                    results.removeLast(items.count)
+                default:
+                    result = value
+                }
+                if let identity = value.containerIdentity { rewritten[identity] = result }
+                results.append(result)
             }
         }
-        let result = visit(root, "")
-        return (result, order)
+        return (results.last ?? root, order)
+    }
+
+    /// For each dense tensor record, the first record that is the same tensor: the same storage,
+    /// element offset, sizes, strides and dtype (tied weights). Other records map to themselves.
+    public static func tiedRepresentatives(_ records: [TorchTensorRecord]) -> [Int] {
+        struct Key: Hashable {
+            let storage: Int, offset: Int, sizes: [Int], strides: [Int], dtype: String
+        }
+        var first: [Key: Int] = [:]
+        return records.enumerated().map { index, record in
+            guard record.kind == .dense, let storage = record.storage else { return index }
+            let key = Key(storage: storage, offset: record.storageOffset, sizes: record.sizes, strides: record.strides, dtype: record.torchDType)
+            if let existing = first[key] { return existing }
+            first[key] = index
+            return index
+        }
     }
 }

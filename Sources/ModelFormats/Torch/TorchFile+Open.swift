@@ -12,7 +12,7 @@ extension TorchFile {
     typealias Opened = (root: TorchValue, interpreter: TorchInterpreter, storages: [TorchStorageRecord],
                         globals: [PickleGlobalUse], container: Container, bigEndian: Bool, script: TorchScriptContents?)
 
-    static func openZip(_ file: MappedFile, options: ReadOptions, warnings: inout [ModelFileWarning]) throws -> Opened {
+    static func openZip(_ file: MappedFile, options: ReadOptions, budget: ReadBudget, warnings: inout [ModelFileWarning]) throws -> Opened {
         let archive: ZipArchive
         do {
             archive = try ZipArchive(file: file, limits: options.zipLimits)
@@ -63,6 +63,8 @@ extension TorchFile {
         }
         func unpickle(_ record: String, _ entry: ZipEntry) throws -> (UnpickleResult, ZipEntryData) {
             let pickle: ZipEntryData
+            // An inflated pickle is materialised: it counts against the read budget.
+            if !entry.isStored { try budget.reserve(entry.uncompressedByteCount, for: "zip entry \(entry.name)") }
             do {
                 pickle = try archive.data(of: entry, verifyingCRC: true)
             } catch {
@@ -177,7 +179,7 @@ extension TorchFile {
             guard declared == Int64(storage.declaredElements) else {
                 throw TorchFormatError.legacyStorageMismatch(key: key, at: countOffset, expected: storage.declaredElements, found: Int(clamping: declared))
             }
-            let byteCount = storage.byteCount
+            let byteCount = storage.byteCount  // declaredElements × element size, checked when the id was read
             let start = reader.offset
             do { try reader.skip(byteCount) } catch {
                 throw TorchFormatError.legacyTruncated(key: key, at: start, needed: byteCount, available: reader.remaining)

@@ -11,7 +11,7 @@ import ZipFormat
 /// `optimizer.state.0.exp_avg`), so a plain state dict keeps its keys. Tensor bytes are read on
 /// request: zero-copy when the record is stored, little-endian and the view contiguous; copied
 /// (gathered, byte-swapped) otherwise.
-public final class TorchFile: TensorSource {
+public final class TorchFile: ReadBudgeted {
     public let path: String
     public let format: ModelFormat
     /// The object tree the pickle holds.
@@ -34,6 +34,9 @@ public final class TorchFile: TensorSource {
     /// declarations and constants. The tensors are then the module's parameters and buffers by
     /// module path (as `torch.jit.load(path).state_dict()` names them), then the constants.
     public let torchScript: TorchScriptContents?
+    /// Everything this read materialises: every tensor's bytes handed out, copies, inflated zip
+    /// entries (``ReadOptions/maxMaterializedBytes`` beyond twice the file's size).
+    public let readBudget: ReadBudget
 
     private let file: MappedFile
     private let container: Container
@@ -54,10 +57,11 @@ public final class TorchFile: TensorSource {
         self.path = path
         limits = options
         file = try MappedFile(path: path)
+        readBudget = ReadBudget(fileByteCount: file.count, limit: options.maxMaterializedBytes)
         var warnings: [ModelFileWarning] = []
         let opened: Opened
         switch try FormatDetector.detect(bytes: file.bytes) {
-        case .zipArchive: opened = try TorchFile.openZip(file, options: options, warnings: &warnings)
+        case .zipArchive: opened = try TorchFile.openZip(file, options: options, budget: readBudget, warnings: &warnings)
         case .legacyTorch: opened = try TorchFile.openLegacy(file, options: options, warnings: &warnings)
         default: throw UnrecognizedFormatError(looksLike: "not a PyTorch file")
         }
@@ -212,7 +216,7 @@ public final class TorchFile: TensorSource {
                 let start = max(range.lowerBound, end)
                 if range.upperBound > start { used += range.upperBound - start; end = range.upperBound }
             }
-            unused += max(0, storage.byteCount - used)
+            unused = unused.saturatingAdded(max(0, storage.byteCount - used))
         }
         return unused
     }
@@ -255,20 +259,16 @@ public final class TorchFile: TensorSource {
         guard let touched = geometry.touchedElements else {
             return try RawTensor(dtype: dtype, shape: shape, bytes: .empty)
         }
-        let (storage, owner) = try storageBytes(storageIndex)
         let elementBytes = record.elementBytes
+        // Every tensor handed out counts against the read budget, borrowed or copied: one storage
+        // viewed by a million tensors, a zero-stride expansion, a byte-swapped copy.
+        try readBudget.reserve(geometry.shape.elementCount.saturatingMultiplied(by: elementBytes), for: "tensor \"\(name)\"")
+        let (storage, owner) = try storageBytes(storageIndex)
         let swapUnit = isBigEndian ? (dtype == .f4 ? 1 : dtype.swapUnitBytes) : 1
         let resolve = TensorGeometry.BitResolution(dtype: dtype, negative: record.isNegative, conjugate: record.isConjugate)
         if geometry.isContiguous && swapUnit == 1 && resolve == nil {
             let range = (touched.lowerBound * elementBytes)..<((touched.upperBound + 1) * elementBytes)
             return try RawTensor(dtype: dtype, shape: shape, bytes: TensorBytes(borrowing: UnsafeRawBufferPointer(rebasing: storage[range]), owner: owner))
-        }
-        let (size, overflow) = geometry.shape.elementCount.multipliedReportingOverflow(by: elementBytes)
-        // A view never needs more bytes than its storage unless strides repeat elements (zero
-        // strides): only that amplification is bounded by the limit.
-        let allowed = max(limits.maxMaterializedBytes, storages[storageIndex].byteCount)
-        guard !overflow, size <= allowed else {
-            throw TorchFormatError.materializedTooLarge(tensor: name, bytes: overflow ? Int.max : size, limit: allowed)
         }
         let bytes = withExtendedLifetime(owner) {
             geometry.copy(from: storage, elementBytes: elementBytes, swapUnit: swapUnit, resolving: resolve)
@@ -322,6 +322,7 @@ public final class TorchFile: TensorSource {
         case .zip(let archive, let folder):
             let name = "\(folder)/\(storage.recordPath)"
             guard let entry = archive.entry(named: name) else { throw TorchFormatError.missingRecord(storage.recordPath) }
+            if !entry.isStored, inflated[ExactString(name)] == nil { try readBudget.reserve(entry.uncompressedByteCount, for: "zip entry \(name)") }
             do {
                 if entry.isStored {
                     if !verifiedRecords.contains(ExactString(name)) {
@@ -361,7 +362,8 @@ public final class TorchFile: TensorSource {
     }
 
     /// Every tensor reachable from `root`, named by its dotted path, depth first in container
-    /// order. Shared containers are walked once per path, within `maxNodes` visits.
+    /// order. Shared containers that hold tensors are walked once per path, within `maxNodes`
+    /// visits.
     ///
     /// Objects kept inert are walked as data (their state, arguments, and list or dict items),
     /// except two kinds, which are named as torch names their tensors:
@@ -381,8 +383,12 @@ public final class TorchFile: TensorSource {
         var result: [NamedTensor] = []
         var pending: [(value: TorchValue, path: String, role: TorchEntryRole)] = [(root, "", .weights)]
         var visits = 0
+        // Subtrees without tensors are skipped (each shared one is checked once), so plain data
+        // shared along 2^60 paths costs nothing here.
+        var presence = TensorPresence()
         func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
         while let (value, path, role) = pending.popLast() {
+            guard presence.holdsTensors(value) else { continue }
             visits += 1
             guard visits <= maxNodes else { throw TorchFormatError.tooManyNodes(limit: maxNodes) }
             switch value {

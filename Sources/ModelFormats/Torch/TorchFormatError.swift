@@ -32,8 +32,6 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
     case unsupportedDType(tensor: String, dtype: String)
     /// A tensor that has no dense bytes to convert (sparse, meta, quantized).
     case notDense(tensor: String, kind: String)
-    /// Materialising a strided view would exceed the limit.
-    case materializedTooLarge(tensor: String, bytes: Int, limit: Int)
     /// The object tree names more tensors, or expands to more nodes, than the limit allows.
     case tooManyNodes(limit: Int)
     /// A legacy file whose first pickle is not torch's magic number.
@@ -79,8 +77,6 @@ public enum TorchFormatError: Error, Equatable, CustomStringConvertible {
         case .invalidGeometry(let tensor, let storage, let error): return "tensor \"\(tensor)\" in \(storage): \(error)"
         case .unsupportedDType(let tensor, let dtype): return "tensor \"\(tensor)\": dtype torch.\(dtype) is not supported"
         case .notDense(let tensor, let kind): return "tensor \"\(tensor)\" is \(kind); only dense tensors have bytes to convert"
-        case .materializedTooLarge(let tensor, let bytes, let limit):
-            return "tensor \"\(tensor)\": copying its view needs \(bytes) bytes, over the limit of \(limit) (limit maxMaterializedBytes)"
         case .tooManyNodes(let limit): return "the object tree expands to more than \(limit) nodes, counting shared references each time they are reached (limit maxTreeNodes)"
         case .badMagicNumber: return "at byte 0: not the legacy torch magic number"
         case .badLegacyProtocol(let found): return "legacy protocol version is \(found); expected 1001"

@@ -5,7 +5,7 @@ import ZipFormat
 
 /// Writes `torch.save`-style zip archives that `torch.load(path, weights_only=True)` reads.
 ///
-/// The layout follows torch 2.x (FORMATS.md §2.1–2.3): records `data.pkl` (a protocol-2 pickle),
+/// The layout follows torch 2.x (docs/formats.md, "Torch zip archives"): records `data.pkl` (a protocol-2 pickle),
 /// `.format_version`, `.storage_alignment`, `byteorder`, `data/0`, `data/1`, … (one per tensor, in
 /// pickling order), `version` and `.data/serialization_id`; every record stored and its data
 /// aligned to 64 bytes with the same padding field torch uses. Each tensor is written contiguous
@@ -100,11 +100,83 @@ private struct ObjectEncoder {
     /// Tensor indices in storage-key order ("0", "1", …).
     private(set) var storageOrder: [Int] = []
     private var keyOfTensor: [Int: Int] = [:]
+    /// The rebuild call written for each tensor index, so a tensor referenced twice is one object.
+    private var tensorObjects: [Int: PickleValue] = [:]
     private var globals: [String: PickleValue] = [:]
 
     init(tensors: [TensorEntry]) { self.tensors = tensors }
 
-    mutating func pickleValue(_ value: TorchValue, path: String = "") throws -> PickleValue {
+    /// The pickle value of `root`. Iterative, and each container is converted once: a container
+    /// the tree shares becomes one pickle node, which the encoder writes once and fetches from its
+    /// memo afterwards, so the pickle grows with the number of containers, not of paths.
+    mutating func pickleValue(_ root: TorchValue) throws -> PickleValue {
+        enum Step {
+            case enter(TorchValue, path: String)
+            case exit(TorchValue, path: String)
+        }
+        var converted: [TorchContainerIdentity: PickleValue] = [:]
+        var results: [PickleValue] = []
+        var steps: [Step] = [.enter(root, path: "")]
+        while let step = steps.popLast() {
+            switch step {
+            case .enter(let value, let path):
+                if let identity = value.containerIdentity, let done = converted[identity] {
+                    results.append(done)
+                    continue
+                }
+                switch value {
+                case .list(let items), .tuple(let items):
+                    steps.append(.exit(value, path: path))
+                    for (i, item) in items.enumerated().reversed() { steps.append(.enter(item, path: join(path, String(i)))) }
+                case .set(let items):
+                    steps.append(.exit(value, path: path))
+                    for item in items.reversed() { steps.append(.enter(item, path: path)) }
+                case .dict(let dict):
+                    steps.append(.exit(value, path: path))
+                    for entry in dict.entries.reversed() {
+                        steps.append(.enter(entry.value, path: join(path, entry.key.nameComponent)))
+                        steps.append(.enter(entry.key, path: path))
+                    }
+                default:
+                    results.append(try leaf(value, path: path))
+                }
+            case .exit(let value, let path):
+                let result: PickleValue
+                switch value {
+                case .list(let items):
+                    result = .list(PickleList(Array(results.suffix(items.count))))
+                    results.removeLast(items.count)
+                case .tuple(let items):
+                    result = .tuple(PickleTuple(Array(results.suffix(items.count))))
+                    results.removeLast(items.count)
+                case .set(let items):
+                    result = .set(PickleSet(Array(results.suffix(items.count))))
+                    results.removeLast(items.count)
+                case .dict(let dict):
+                    let flat = Array(results.suffix(2 * dict.entries.count))
+                    results.removeLast(2 * dict.entries.count)
+                    var entries: [(key: PickleValue, value: PickleValue)] = []
+                    entries.reserveCapacity(dict.entries.count)
+                    for (i, entry) in dict.entries.enumerated() {
+                        let key = flat[2 * i]
+                        guard PickleDict.isHashableKey(key) else {
+                            throw TorchFormatError.unwritable(path: path, reason: "dict key \(entry.key.summary) is not hashable")
+                        }
+                        entries.append((key, flat[2 * i + 1]))
+                    }
+                    result = .dict(PickleDict(entries, className: dict.isOrdered ? global("collections", "OrderedDict") : nil))
+                default:
+                    result = try leaf(value, path: path)
+                }
+                if let identity = value.containerIdentity { converted[identity] = result }
+                results.append(result)
+            }
+        }
+        return results.last ?? .none
+    }
+
+    /// A value without children in the walk.
+    private mutating func leaf(_ value: TorchValue, path: String) throws -> PickleValue {
         switch value {
         case .none: return .none
         case .bool(let b): return .bool(b)
@@ -114,22 +186,11 @@ private struct ObjectEncoder {
         case .string(let s): return .string(s)
         case .bytes(let b): return .bytes(b)
         case .complex(let re, let im): return .object(PickleObject(reduce: global("builtins", "complex"), arguments: [.float(re), .float(im)]))
-        case .list(let items):
-            return .list(PickleList(try items.enumerated().map { try pickleValue($0.element, path: join(path, String($0.offset))) }))
-        case .tuple(let items):
-            return .tuple(PickleTuple(try items.enumerated().map { try pickleValue($0.element, path: join(path, String($0.offset))) }))
-        case .set(let items):
-            return .set(PickleSet(try items.map { try pickleValue($0, path: path) }))
-        case .dict(let dict):
-            var entries: [(key: PickleValue, value: PickleValue)] = []
-            for entry in dict.entries {
-                let key = try pickleValue(entry.key, path: path)
-                guard PickleDict.isHashableKey(key) else { throw TorchFormatError.unwritable(path: path, reason: "dict key \(entry.key.summary) is not hashable") }
-                entries.append((key, try pickleValue(entry.value, path: join(path, entry.key.nameComponent))))
-            }
-            return .dict(PickleDict(entries, className: dict.isOrdered ? global("collections", "OrderedDict") : nil))
         case .tensor(let index):
-            return try tensor(index, path: path)
+            if let object = tensorObjects[index] { return object }
+            let object = try tensor(index, path: path)
+            tensorObjects[index] = object
+            return object
         case .dtype(let name):
             guard TorchGlobals.meaning(module: "torch", name: name) != nil else {
                 throw TorchFormatError.unwritable(path: path, reason: "torch.\(name) is not a dtype torch.load accepts")
@@ -148,6 +209,14 @@ private struct ObjectEncoder {
             throw TorchFormatError.unwritable(path: path, reason: "a bare storage cannot be written; write tensors")
         case .opaque(let object):
             throw TorchFormatError.unwritable(path: path, reason: "\(object.module).\(object.name) was never loaded, so it cannot be written back")
+        case .list, .tuple, .set, .dict:
+            // Empty containers (no identity) still reach here through `exit`; non-empty ones never do.
+            switch value {
+            case .list: return .list(PickleList([]))
+            case .tuple: return .tuple(PickleTuple([]))
+            case .set: return .set(PickleSet([]))
+            default: return .dict(PickleDict([], className: nil))
+            }
         }
     }
 
