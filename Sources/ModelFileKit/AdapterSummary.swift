@@ -1,7 +1,7 @@
 import ModelFormats
 import TensorData
 
-/// What `inspect` shows of a LoRA adapter (docs/cli.md, "LoRA"): its kind, rank and alpha, whether
+/// What `inspect` shows of a LoRA adapter (docs/cli.md, "LoRA adapters"): its kind, rank and alpha, whether
 /// it uses rsLoRA, the module paths it adapts, and each target whose rank or alpha differs.
 public struct AdapterSummary: Sendable {
     /// PEFT or kohya.

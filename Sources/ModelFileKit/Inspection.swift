@@ -20,7 +20,7 @@ public struct Inspection {
     /// What a pickle format adds: globals with verdicts, plain values, storages, and for a
     /// checkpoint its summary; `nil` for formats without a pickle.
     public let torch: TorchDetails?
-    /// A LoRA adapter's kind, ranks, alphas and targets (docs/cli.md, "LoRA"); `nil` for other files.
+    /// A LoRA adapter's kind, ranks, alphas and targets (docs/cli.md, "LoRA adapters"); `nil` for other files.
     public let adapter: AdapterSummary?
 
     /// Inspects `path`.

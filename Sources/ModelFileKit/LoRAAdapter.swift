@@ -1,7 +1,7 @@
 import ModelFormats
 import TensorData
 
-// A LoRA adapter resolved against a base model (docs/cli.md, "LoRA"): which base tensor each
+// A LoRA adapter resolved against a base model (docs/cli.md, "LoRA adapters"): which base tensor each
 // adapter entry changes, and how. PEFT entries are named `base_model.model.<module>.<part>`:
 //
 //   lora_A.weight [r, in(, k…)] and lora_B.weight [out, r(, 1…)]  →  <module>.weight += S·s·(B·A)

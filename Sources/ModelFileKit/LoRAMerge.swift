@@ -3,7 +3,7 @@ import ModelFormats
 import TensorCore
 import TensorData
 
-// `modelfile lora merge` (docs/cli.md, "LoRA"): the base streams through the same writers as
+// `modelfile lora merge` (docs/cli.md, "LoRA adapters"): the base streams through the same writers as
 // `convert`, one tensor at a time; a tensor the adapter changes is computed in row blocks of about
 // a million values — the delta in float32, added to the base values in float32 (float64 for a
 // float64 base) and rounded once to the output dtype — so memory stays near one base tensor, its

@@ -8,7 +8,7 @@ import TensorNN
 import Glibc
 #endif
 
-// `train --lora` and `predict --adapter` (docs/cli.md, "LoRA training"): adapters on the
+// `train --lora` and `predict --adapter` (docs/cli.md, "LoRA adapters"): adapters on the
 // feed-forward network's linear layers, trained over frozen base weights and saved as the PEFT
 // adapter folder `PeftModel.from_pretrained` loads onto the reference class (FNNModel).
 

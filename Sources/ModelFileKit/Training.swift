@@ -273,7 +273,7 @@ public enum Training {
                 warnings.append(.schedulersNotApplied(kinds: resumed.schedulers.compactMap(\.kind)))
             }
         }
-        // LoRA: adapters over the frozen base; only they train (docs/cli.md, "LoRA training").
+        // LoRA: adapters over the frozen base; only they train (docs/cli.md, "LoRA adapters").
         var adapterConfig: PEFTLoRAConfig?
         if let lora = c.lora {
             guard c.initPath != nil else { throw LoRATrainingError.needsBase }
