@@ -119,14 +119,28 @@ final class LoRAMergedSource: TensorSource {
     var metadata: [ExactString: String]? { base.source.metadata }
     var warnings: [ModelFileWarning] { base.warnings }
 
+    /// Memory for the merged tensors, reused from one to the next (writers take them one at a time).
+    private var buffer: MergeBuffer?
+
     func tensor(at index: Int) throws -> RawTensor {
         let entry = base.entries[index]
         guard let update = updates[index] else { return try RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index)) }
         let input = try update.replacement?.tensor ?? RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index))
-        return try LoRAArithmetic.apply(update, to: input, as: entries[index].dtype)
+        return try LoRAArithmetic.apply(update, to: input, as: entries[index].dtype, reusing: &buffer)
     }
 
     func releaseMemory(forTensorAt index: Int) { base.release(index) }
+}
+
+/// Memory for merged tensors, reused from one tensor to the next while nobody else holds it.
+final class MergeBuffer {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int) {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    deinit { bytes.deallocate() }
 }
 
 /// The arithmetic of a merge, one base tensor at a time.
@@ -135,63 +149,128 @@ enum LoRAArithmetic {
     static let blockValues = 1 << 20
 
     /// `input` (the base tensor, or its replacement) with `update`'s product and addition applied,
-    /// computed in float32 (float64 for a float64 input) and rounded once to `dtype`.
+    /// computed in float32 (float64 for a float64 input) and rounded once to `dtype`, in new memory.
     static func apply(_ update: LoRATensorUpdate, to input: RawTensor, as dtype: DType) throws -> RawTensor {
+        var buffer: MergeBuffer?
+        return try apply(update, to: input, as: dtype, reusing: &buffer)
+    }
+
+    /// As ``apply(_:to:as:)``, writing into `buffer` when it is large enough and held by nobody
+    /// else (a new buffer otherwise, left in `buffer`). The merge streams base tensors one at a
+    /// time, so one buffer serves them all and no fresh pages are faulted in per tensor.
+    static func apply(_ update: LoRATensorUpdate, to input: RawTensor, as dtype: DType, reusing buffer: inout MergeBuffer?) throws -> RawTensor {
         guard update.product != nil || update.addition != nil else {
             guard input.dtype != dtype else { return input }
             return try RawTensor(dtype: dtype, shape: input.shape,
                                  bytes: ConversionPlan.cast(input, to: dtype, byteCount: dtype.byteCount(elementCount: input.elementCount) ?? 0))
         }
         let count = input.elementCount
+        let byteCount = count * (dtype.bitWidth / 8)
+        if buffer == nil || (buffer?.bytes.count ?? 0) < byteCount || !isKnownUniquelyReferenced(&buffer!) {
+            buffer = MergeBuffer(byteCount: byteCount)
+        }
+        guard let owner = buffer else { preconditionFailure("unreachable: the buffer was just made") }
+        let destination = UnsafeMutableRawBufferPointer(rebasing: owner.bytes[0..<byteCount])
+        input.bytes.withUnsafeBytes { source in compute(update, source: source, sourceType: input.dtype, count: count, into: destination, as: dtype) }
+        return try RawTensor(dtype: dtype, shape: input.shape, bytes: TensorBytes(borrowing: UnsafeRawBufferPointer(destination), owner: owner))
+    }
+
+    /// Row block by row block: decode the base values to float32, add `factor · left · right` (and
+    /// the addition), encode to `dtype`.
+    static func compute(_ update: LoRATensorUpdate, source: UnsafeRawBufferPointer, sourceType: DType, count: Int,
+                        into destination: UnsafeMutableRawBufferPointer, as dtype: DType) {
         let rows = update.product?.rows ?? 1
         let columns = update.product?.columns ?? count
-        let inputWidth = input.dtype.bitWidth / 8, outputWidth = dtype.bitWidth / 8
+        let inputWidth = sourceType.bitWidth / 8, outputWidth = dtype.bitWidth / 8
         let blockRows = max(1, min(rows, blockValues / max(columns, 1)))
-        let bytes = input.bytes.withUnsafeBytes { source in
-            TensorBytes(count: count * outputWidth) { destination in
-                var values = [Float](repeating: 0, count: blockRows * columns)
-                var wide = input.dtype == .f64 ? [Double](repeating: 0, count: blockRows * columns) : []
-                var delta = update.product == nil ? [] : [Float](repeating: 0, count: blockRows * columns)
-                var row = 0
-                while row < rows {
-                    let n = min(blockRows, rows - row)
-                    let first = row * columns, length = n * columns
-                    let sourceSlice = UnsafeRawBufferPointer(rebasing: source[(first * inputWidth)..<((first + length) * inputWidth)])
-                    if let product = update.product {
-                        product.left.withUnsafeBufferPointer { left in
-                            product.right.withUnsafeBufferPointer { right in
-                                delta.withUnsafeMutableBufferPointer { out in
-                                    MatrixProduct.multiply(left.baseAddress! + row * product.rank, right.baseAddress!, into: out.baseAddress!,
-                                                           m: n, n: columns, k: product.rank)
-                                }
-                            }
-                        }
+        let capacity = blockRows * columns
+        let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity)
+        let delta = UnsafeMutableBufferPointer<Float>.allocate(capacity: update.product == nil ? 1 : capacity)
+        let wide = UnsafeMutableBufferPointer<Double>.allocate(capacity: sourceType == .f64 ? capacity : 1)
+        defer { values.deallocate(); delta.deallocate(); wide.deallocate() }
+        let factor = Float(update.product?.factor ?? 0)
+        var row = 0
+        while row < rows {
+            let n = min(blockRows, rows - row)
+            let first = row * columns, length = n * columns
+            let input = UnsafeRawBufferPointer(rebasing: source[(first * inputWidth)..<((first + length) * inputWidth)])
+            let output = UnsafeMutableRawBufferPointer(rebasing: destination[(first * outputWidth)..<((first + length) * outputWidth)])
+            if let product = update.product {
+                product.left.withUnsafeBufferPointer { left in
+                    product.right.withUnsafeBufferPointer { right in
+                        // left is [rows × rank]: this block's rows start at row × rank.
+                        MatrixProduct.multiply(left.baseAddress! + row * product.rank, right.baseAddress!, into: delta.baseAddress!,
+                                               m: n, n: columns, k: product.rank)
                     }
-                    let factor = Float(update.product?.factor ?? 0)
-                    let added = update.addition.map { (values: $0.values, factor: Float($0.factor)) }
-                    if input.dtype == .f64 {
-                        for i in 0..<length { wide[i] = sourceSlice.loadUnaligned(fromByteOffset: i * 8, as: Double.self) }
-                        if update.product != nil { for i in 0..<length { wide[i] += Double(delta[i] * factor) } }
-                        if let added { for i in 0..<length { wide[i] += Double(added.values[first + i] * added.factor) } }
-                        if dtype == .f64 {
-                            for i in 0..<length { destination.storeBytes(of: wide[i], toByteOffset: (first + i) * 8, as: Double.self) }
-                            row += n
-                            continue
-                        }
-                        for i in 0..<length { values[i] = Float(wide[i]) }
-                    } else {
-                        values.withUnsafeMutableBufferPointer { ElementCodec.decode(sourceSlice, dtype: input.dtype, into: $0) }
-                        if update.product != nil { for i in 0..<length { values[i] += delta[i] * factor } }
-                        if let added { for i in 0..<length { values[i] += added.values[first + i] * added.factor } }
-                    }
-                    values.withUnsafeBufferPointer { all in
-                        ElementCodec.encode(UnsafeBufferPointer(rebasing: all[0..<length]), as: dtype,
-                                            into: UnsafeMutableRawBufferPointer(rebasing: destination[(first * outputWidth)..<((first + length) * outputWidth)]))
-                    }
-                    row += n
                 }
             }
+            if sourceType == .f64 {
+                for i in 0..<length { wide[i] = input.loadUnaligned(fromByteOffset: i * 8, as: Double.self) }
+                if update.product != nil { for i in 0..<length { wide[i] += Double(delta[i] * factor) } }
+                if let added = update.addition {
+                    let scale = Float(added.factor)
+                    for i in 0..<length { wide[i] += Double(added.values[first + i] * scale) }
+                }
+                if dtype == .f64 {
+                    for i in 0..<length { output.storeBytes(of: wide[i], toByteOffset: i * 8, as: Double.self) }
+                } else {
+                    for i in 0..<length { values[i] = Float(wide[i]) }
+                    encode(UnsafeBufferPointer(rebasing: values[0..<length]), as: dtype, into: output)
+                }
+            } else if update.addition == nil, sourceType == .bf16, dtype == .bf16,
+                      let from = input.baseAddress, let to = output.baseAddress, Int(bitPattern: from) % 2 == 0 {
+                // The common case, in one pass: bfloat16 in, W + delta·factor in float32, bfloat16 out.
+                let inBits = from.assumingMemoryBound(to: UInt16.self), outBits = to.assumingMemoryBound(to: UInt16.self)
+                let d = delta.baseAddress!
+                for i in 0..<length {
+                    let sum = Float(bitPattern: UInt32(inBits[i]) << 16) + d[i] * factor
+                    let bits = sum.bitPattern
+                    outBits[i] = bits & 0x7FFF_FFFF > 0x7F80_0000 ? 0xFFFF : UInt16(truncatingIfNeeded: (bits &+ ((bits >> 16) & 1) &+ 0x7FFF) >> 16)
+                }
+            } else if update.addition == nil, sourceType == .f32, dtype == .f32,
+                      let from = input.baseAddress, let to = output.baseAddress, Int(bitPattern: from) % 4 == 0 {
+                let inValues = from.assumingMemoryBound(to: Float.self), outValues = to.assumingMemoryBound(to: Float.self)
+                let d = delta.baseAddress!
+                for i in 0..<length { outValues[i] = inValues[i] + d[i] * factor }
+            } else {
+                decode(input, dtype: sourceType, into: values.baseAddress!, count: length)
+                if update.product != nil { for i in 0..<length { values[i] += delta[i] * factor } }
+                if let added = update.addition {
+                    let scale = Float(added.factor)
+                    added.values.withUnsafeBufferPointer { add in for i in 0..<length { values[i] += add[first + i] * scale } }
+                }
+                encode(UnsafeBufferPointer(rebasing: values[0..<length]), as: dtype, into: output)
+            }
+            row += n
         }
-        return try RawTensor(dtype: dtype, shape: input.shape, bytes: bytes)
+    }
+
+    /// float32 values of stored elements: tight loops for the common dtypes, ElementCodec for the rest.
+    static func decode(_ source: UnsafeRawBufferPointer, dtype: DType, into values: UnsafeMutablePointer<Float>, count: Int) {
+        switch dtype {
+        case .f32:
+            if count > 0, let base = source.baseAddress { UnsafeMutableRawPointer(values).copyMemory(from: base, byteCount: count * 4) }
+        case .bf16:
+            for i in 0..<count { values[i] = Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16) }
+        default:
+            ElementCodec.decode(source, dtype: dtype, into: UnsafeMutableBufferPointer(start: values, count: count))
+        }
+    }
+
+    /// Stored elements of float32 values, rounded to nearest even as ElementCodec rounds them.
+    static func encode(_ values: UnsafeBufferPointer<Float>, as dtype: DType, into destination: UnsafeMutableRawBufferPointer) {
+        switch dtype {
+        case .f32:
+            if values.count > 0, let base = values.baseAddress { destination.baseAddress?.copyMemory(from: base, byteCount: values.count * 4) }
+        case .bf16:
+            for i in 0..<values.count {
+                let bits = values[i].bitPattern
+                // NaN becomes 0xFFFF, as HalfPrecision.bfloat16Bits (and torch) make it.
+                let rounded = bits & 0x7FFF_FFFF > 0x7F80_0000 ? 0xFFFF : UInt16(truncatingIfNeeded: (bits &+ ((bits >> 16) & 1) &+ 0x7FFF) >> 16)
+                destination.storeBytes(of: rounded, toByteOffset: i * 2, as: UInt16.self)
+            }
+        default:
+            ElementCodec.encode(values, as: dtype, into: destination)
+        }
     }
 }
