@@ -11,6 +11,8 @@
 //   ModelFormats  safetensors, PyTorch zip and legacy files, Lightning checkpoints, detection
 //   TensorCore    float32 tensors with reverse-mode autograd (OpenBLAS for matmul)
 //   TensorNN      modules, losses, optimizers, datasets
+//   HubClient     HTTP (libcurl), the Hugging Face hub API, its cache layout, downloads, remote headers;
+//                 the format readers never import it
 //   ModelFileKit  workflows: inspect, convert, verify, diff, scan, strip, train, predict
 //   ModelFile     the library product: re-exports the modules above, so `import ModelFile` is enough
 //   modelfile     the command-line tool (argument parsing and rendering only)
@@ -30,6 +32,8 @@ let package = Package(
         // System libraries: module.modulemap + shim.h in Sources/<Name>/; flags come from pkg-config.
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // OpenBLAS: declarations only; TensorCore opens the shared library on first use (see BLAS.swift).
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
@@ -44,17 +48,19 @@ let package = Package(
             dependencies: ["ExactText", "JSONReader", "TensorData", "BinaryIO", "PickleVM", "ZipFormat", "CZip", "CZlib"]),
         .target(name: "TensorCore", dependencies: ["TensorData", "COpenBLAS"]),
         .target(name: "TensorNN", dependencies: ["TensorCore"]),
-        .target(name: "ModelFileKit", dependencies: ["ModelFormats", "TensorNN"]),
+        .target(name: "HubClient", dependencies: ["ModelFormats", "BinaryIO", "ExactText", "JSONReader", "CCurl", "CCrypto"]),
+        .target(name: "ModelFileKit", dependencies: ["ModelFormats", "TensorNN", "HubClient"]),
         .target(name: "ModelFile", dependencies: ["TensorData", "ModelFormats", "TensorCore", "TensorNN", "ModelFileKit"]),
         .executableTarget(
             name: "modelfile",
             dependencies: [
                 "ModelFileKit",
+                "HubClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Test support: fixture lookup, tolerance helpers, hostile-byte builders.
-        .target(name: "TestSupport", dependencies: ["TensorData", "JSONReader"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["TensorData", "JSONReader", "CCrypto"], path: "Tests/Support"),
         .testTarget(name: "ExactTextTests", dependencies: ["ExactText"]),
         .testTarget(name: "JSONReaderTests", dependencies: ["JSONReader", "ExactText", "TestSupport"]),
         .testTarget(name: "TensorDataTests", dependencies: ["TensorData", "TestSupport"]),
@@ -65,6 +71,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "TensorNNTests", dependencies: ["TensorNN", "TestSupport"]),
         .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
+        .testTarget(name: "HubClientTests", dependencies: ["HubClient", "ModelFormats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
     ]
 )

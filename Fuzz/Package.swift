@@ -6,7 +6,7 @@
 //   Fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]      builds and runs them, seeded from Fixtures/
 import PackageDescription
 
-let targets = ["FuzzSafetensorsHeader", "FuzzJSON", "FuzzUnpickler", "FuzzZipArchive", "FuzzLegacyTorch", "FuzzInspect"]
+let targets = ["FuzzSafetensorsHeader", "FuzzJSON", "FuzzUnpickler", "FuzzZipArchive", "FuzzLegacyTorch", "FuzzInspect", "FuzzGGUFHeader"]
 
 let package = Package(
     name: "modelfile-fuzz",

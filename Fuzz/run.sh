@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(FuzzSafetensorsHeader FuzzJSON FuzzUnpickler FuzzZipArchive FuzzLegacyTorch FuzzInspect)
+((${#TARGETS[@]})) || TARGETS=(FuzzSafetensorsHeader FuzzJSON FuzzUnpickler FuzzZipArchive FuzzLegacyTorch FuzzInspect FuzzGGUFHeader)
 
 swift build -c release --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --scratch-path .build-fuzz 2>&1 \
     | grep -vE "Cannot export local symbol|^\s*$" | tail -3
@@ -38,7 +38,8 @@ for target in "${TARGETS[@]}"; do
         FuzzLegacyTorch)  # legacy files without their 15-byte magic (the harness adds it)
             mkdir -p "$corpus"
             for f in $(find ../Fixtures -name '*legacy*.pt'); do tail -c +16 "$f" > "$corpus/$(basename "$f")"; done ;;
-        FuzzInspect) seed "$corpus" '*.safetensors' '*.pth' '*.pt' '*.ckpt' '*.json' ;;
+        FuzzInspect) seed "$corpus" '*.safetensors' '*.pth' '*.pt' '*.ckpt' '*.json' '*.gguf' ;;
+        FuzzGGUFHeader) seed "$corpus" '*.gguf' ;;
     esac
     echo "== $target for ${SECONDS_PER_TARGET}s ($(ls "$corpus" | wc -l) seeds)"
     SWIFT_BACKTRACE=enable=no ".build-fuzz/release/$target" "$corpus" -max_total_time="$SECONDS_PER_TARGET" \

@@ -2,7 +2,7 @@
 # Installs the Debian packages modelfile builds against, if any are missing.
 set -euo pipefail
 
-PKGS=(pkgconf libzip-dev zlib1g-dev libopenblas-dev)
+PKGS=(pkgconf libzip-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev libssl-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

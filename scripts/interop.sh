@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${MODELFILE_VENV:-$HOME/.cache/modelfile-interop}
-PINS=(torch==2.13.0 safetensors==0.8.0 pytorch-lightning==2.6.6 huggingface_hub==2.4.0 numpy==2.4.6 peft==0.21.2 transformers==5.25.0)
+PINS=(torch==2.13.0 safetensors==0.8.0 pytorch-lightning==2.6.6 huggingface_hub==2.4.0 transformers==5.25.0 peft==0.21.2
+      numpy==2.4.6 gguf==0.19.0 omegaconf==2.3.1)
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
     FIND=()

@@ -1,11 +1,12 @@
 """Interop checks for `scan`, for what a file is said to be, and for showing text from files,
-on files made by the real libraries (torch, transformers, numpy, gguf, safetensors).
+on files made by the real libraries (torch, transformers, numpy, safetensors).
 
 Sections (run with `scripts/interop.sh scan naming display`):
 - scan: every file of real training and model folders gets the verdict torch.load(weights_only=True)
   gives it (clean exactly when torch loads it); a folder's verdict covers its .bin shards named by
   pytorch_model.bin.index.json; bytes hidden in a zip comment are reported while torch still loads.
-- naming: wheels, JSON configs, HTML pages and GGUF files are refused by every command, by name.
+- naming: wheels, JSON configs and HTML pages are refused by every command, by name (GGUF files are
+  read as a format: interop_gguf.py).
 - display: names with escape sequences, line breaks and bidirectional overrides, as torch and
   safetensors save them, are shown escaped and bounded; --json carries them exactly.
 """
@@ -144,7 +145,6 @@ def scan_checks(modelfile, work):
 
 def naming_checks(modelfile, work):
     from transformers import BertConfig
-    import gguf
 
     files = {}
     wheel = os.path.join(work, "naming-tiny-1.0-py3-none-any.whl")
@@ -161,14 +161,6 @@ def naming_checks(modelfile, work):
     with open(html, "w") as f:
         f.write("<!DOCTYPE html>\n<html><head><title>404</title></head><body>Not Found</body></html>\n")
     files[html] = "HTML"
-    gguf_path = os.path.join(work, "naming-model.gguf")
-    writer = gguf.GGUFWriter(gguf_path, "llama")
-    writer.add_tensor("w", np.arange(4, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    files[gguf_path] = "GGUF"
     other = os.path.join(work, "naming-other.safetensors")
     save_file({"w": torch.zeros(2)}, other)
     for path, word in files.items():

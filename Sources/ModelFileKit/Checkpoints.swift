@@ -314,7 +314,7 @@ public enum Strip {
                 removed.append(key)
                 continue
             }
-            if let global = firstInertObject(in: entry.value) {
+            if let global = entry.value.firstInertObject {
                 let name = entry.key.nameComponent
                 guard !kept.contains(key), !entry.value.containsTensor() else {
                     throw ModelFileError(path: input, underlying: StripError.inertValue(key: name, global: global))
@@ -391,24 +391,6 @@ public enum Strip {
         }
         guard case .dict(let result) = try remove(path, from: .dict(top), at: "") else { return top }
         return result
-    }
-
-    /// The qualified name of the first object or class inside `value` that was never loaded (kept
-    /// inert), depth first.
-    static func firstInertObject(in value: TorchValue) -> String? {
-        var pending: [TorchValue] = [value]
-        var visits = 0
-        while let next = pending.popLast(), visits < 10_000_000 {
-            visits += 1
-            switch next {
-            case .opaque(let object): return object.qualifiedName
-            case .global(let module, let name) where TorchGlobals.meaning(module: module, name: name) == nil: return "\(module).\(name)"
-            case .dict(let dict): pending.append(contentsOf: dict.entries.reversed().flatMap { [$0.value, $0.key] })
-            case .list(let items), .tuple(let items), .set(let items): pending.append(contentsOf: items.reversed())
-            default: continue
-            }
-        }
-        return nil
     }
 }
 

@@ -11,6 +11,8 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case npz
     /// A NumPy `.npy` file: exactly one tensor.
     case npy
+    /// A GGUF file (llama.cpp).
+    case gguf
 
     /// Whether a file with this extension may hold `format` (`.pth` and `.ckpt` are both torch
     /// archives; a `.ckpt` need not be Lightning's; `.pt` is also TorchScript's usual extension).
@@ -21,6 +23,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case .ckpt: return format == .pytorchZip || format == .pytorchLegacy || format == .lightningCheckpoint
         case .npz: return format == .numpyNpz
         case .npy: return format == .numpyNpy
+        case .gguf: return format == .gguf
         }
     }
 
@@ -34,6 +37,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case "ckpt": self = .ckpt
         case "npz": self = .npz
         case "npy": self = .npy
+        case "gguf": self = .gguf
         default: return nil
         }
     }
@@ -45,6 +49,8 @@ public struct ConversionOptions {
     public var outputFormat: OutputFormat?
     /// Cast floating-point tensors (F16, BF16, F32, F64) to this dtype.
     public var dtype: DType?
+    /// GGUF output only: quantize eligible tensors to this block type (`--dtype q8_0`).
+    public var quantization: GGMLType?
     /// Keep only tensors under this dotted path, named relative to it.
     public var select: String?
     /// Remove this prefix from tensor names that start with it.
@@ -122,15 +128,22 @@ public enum Conversion {
                 throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
             }
         }
-        let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options) }
+        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
+        guard let format else {
+            throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)
+        }
+        if let quantization = options.quantization, format != .gguf {
+            throw ModelFileError(path: output, underlying: ConversionError.quantizationNeedsGGUF(quantization))
+        }
+        let plan = try attributing(to: input) { try ConversionPlan(source: source, options: options, output: format) }
         // A conversion that would materialise more than the read budget allows fails before
         // anything is written (one storage viewed by a million tensors, zero-stride expansions).
         if let budgeted = ((source as? FolderSource)?.weights ?? source) as? ReadBudgeted {
-            try attributing(to: input) { try budgeted.readBudget.check(plan.entries.saturatingSum(\.byteCount), for: "converting its \(plan.entries.count) tensors") }
+            let charge = plan.sourceIndices.saturatingSum { budgeted.budgetCharge(forTensorAt: $0) }
+            try attributing(to: input) { try budgeted.readBudget.check(charge, for: "converting its \(plan.entries.count) tensors") }
         }
-        var result = try write(plan, input: input, output: output, options: options)
+        var result = try write(plan, format: format, output: output, options: options)
         // A .ckpt of a whole checkpoint keeps everything: nothing was selected then.
-        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output)
         if format != .ckpt || wholeCheckpoint(plan, options: options) == nil {
             result.selection = plan.selection
             result.leftOutTensorCount = plan.source.entries.count - plan.entries.count
@@ -138,11 +151,7 @@ public enum Conversion {
         return result
     }
 
-    static func write(_ plan: ConversionPlan, input: String, output: String, options: ConversionOptions) throws -> ConversionResult {
-        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
-        guard let format else {
-            throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat)
-        }
+    static func write(_ plan: ConversionPlan, format: OutputFormat, output: String, options: ConversionOptions) throws -> ConversionResult {
         return try attributing(to: output) {
             switch format {
             case .safetensors:
@@ -155,6 +164,8 @@ public enum Conversion {
                 return try writeNpz(plan, to: output, options: options)
             case .npy:
                 return try writeNpy(plan, to: output, options: options)
+            case .gguf:
+                return try writeGGUF(plan, to: output, options: options)
             }
         }
     }
@@ -164,7 +175,11 @@ public enum Conversion {
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
         let inputFormat = plan.source.contentSource.format
-        let metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
+        var metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
+        if inputFormat == .gguf {
+            // Every GGUF key, its value as JSON text, beside the "format" Hugging Face loaders check.
+            metadata = (plan.source.metadata ?? [:]).merging(["format": "pt"]) { fromFile, _ in fromFile }
+        }
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
             done = done.saturatingAdded(plan.entries[index].byteCount)
@@ -257,6 +272,8 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
     case inputFormatMismatch(spelling: String, found: ModelFormat)
     /// A `.npy` output holds one tensor; the selection has `count`.
     case npyHoldsOneTensor(count: Int)
+    /// `--dtype q8_0` asks for a block type only GGUF stores.
+    case quantizationNeedsGGUF(GGMLType)
 
     /// Whether the error is in the command line rather than the files (the CLI exits 64).
     public var isUsageError: Bool {
@@ -266,19 +283,21 @@ public enum ConversionError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt|npz|npy"
+        case .unknownOutputFormat: return "cannot tell the output format from the extension; use --to safetensors|pth|ckpt|npz|npy|gguf"
         case .shardOutputNotAFolder: return "--max-shard-size writes a folder of shards; the output exists and is not a folder"
         case .unsupportedOutput(let format): return "writing \(format.rawValue) from this input is not supported"
         case .selectionEmpty(let path): return "--select \(path) matches no tensors"
         case .unsupportedCast(let dtype): return "--dtype \(dtype) is not a floating-point type convert casts to (f32, f16, bf16)"
         case .nameCollision(let name): return "after renaming, two tensors are named \(name.quotedForMessage)"
-        case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth, ckpt, npz or npy"
+        case .shardingNeedsSafetensors: return "--max-shard-size writes safetensors shards; it cannot be combined with --to pth, ckpt, npz, npy or gguf"
         case .inputFormatMismatch(let spelling, let found):
             return "\(spelling) expects a \(spelling.split(separator: "-").first ?? "") file; this is \(found.rawValue)"
         case .npyHoldsOneTensor(let count):
             return count == 0
                 ? "a .npy holds one tensor; the input has none"
                 : "a .npy holds one tensor; the input has \(count) (pick one with --select NAME, or write .npz)"
+        case .quantizationNeedsGGUF(let type):
+            return "--dtype \(type.name.lowercased()) writes GGUF blocks; use a .gguf output or --to gguf"
         }
     }
 }
@@ -295,10 +314,14 @@ struct ConversionPlan {
     /// The default selection applied (no `--select`), if any.
     let selection: WeightsSelection?
 
-    init(source: TensorSource, options: ConversionOptions) throws {
+    init(source: TensorSource, options: ConversionOptions, output: OutputFormat = .safetensors) throws {
         self.source = source
         if let dtype = options.dtype, !dtype.isCastableFloat || dtype == .f64 { throw ConversionError.unsupportedCast(dtype) }
-        cast = options.dtype
+        // GGUF to another format dequantizes to float32 by default (docs/cli.md, "GGUF"); GGUF
+        // output plans its own types (GGUFConversion.swift).
+        let ggufDefault: DType? = output != .gguf && source.format == .gguf ? .f32 : nil
+        let target = output == .gguf ? nil : (options.dtype ?? ggufDefault)
+        cast = target
         selection = options.select == nil ? ConversionPlan.defaultSelection(source) : nil
         let select = options.select ?? selection?.path
         let roles = selection == .torchScriptModule ? (source as? TorchFile)?.entryRoles : nil
@@ -316,7 +339,9 @@ struct ConversionPlan {
             if let prefix = options.stripPrefix, let rest = name.droppingBytePrefix(prefix), !rest.isEmpty { name = rest }
             guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
             var dtype = entry.dtype
-            if let target = options.dtype {
+            if options.dtype == nil, let target, entry.dtype == .f16 || entry.dtype == .bf16 {
+                dtype = target  // the GGUF default: half types widened, F64 kept
+            } else if options.dtype != nil, let target {
                 if entry.dtype.isCastableFloat { dtype = target } else if entry.dtype.isFloatingPoint || entry.dtype.isComplex { uncast.append(entry.name) }
             }
             entries.append(TensorEntry(name: name, dtype: dtype, shape: entry.shape))
@@ -345,7 +370,9 @@ struct ConversionPlan {
 
     /// The bytes of output entry `index`, cast if asked.
     func bytes(at index: Int) throws -> TensorBytes {
-        ConversionPlan.cast(try source.tensor(at: sourceIndices[index]), to: entries[index].dtype, byteCount: entries[index].byteCount)
+        // A fault in the input names the input, though it surfaces while the output is written.
+        let raw = try attributing(to: source.path) { try source.tensor(at: sourceIndices[index]) }
+        return ConversionPlan.cast(raw, to: entries[index].dtype, byteCount: entries[index].byteCount)
     }
 
     /// `raw`'s bytes as `target` (one of the castable float types when it differs from raw's).

@@ -59,6 +59,8 @@ enum FileScan {
         case .numpyArchive:
             let archive = try ZipArchive(file: file, limits: options.zipLimits)
             scanned = try NumPyScan.scanArchive(archive, name: name, options: options, budget: budget, findings: &findings)
+        case .gguf:
+            scanned = try GGUFScan.scan(bytes, name: name, options: options, findings: &findings)
         case .legacyTorch:
             scanned = scanLegacy(bytes, name: name, findings: &findings)
         }

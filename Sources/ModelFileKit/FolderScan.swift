@@ -62,13 +62,14 @@ struct FolderScan {
                         failures.append(ScanFailure(file: file, error: error))
                     }
                 } else if let dot = last.lastIndex(of: "."),
-                          FileScan.pickleExtensions.contains(last[last.index(after: dot)...].lowercased()) || last[last.index(after: dot)...] == "safetensors" {
+                          FileScan.pickleExtensions.contains(last[last.index(after: dot)...].lowercased())
+                            || ["safetensors", "gguf"].contains(last[last.index(after: dot)...]) {
                     if candidates[ExactString(file)] == nil { candidates[ExactString(file)] = false }
                 }
             }
             for weights in FormatDetector.folderWeightNames where candidates[ExactString(weights)] != nil { candidates[ExactString(weights)] = true }
             if candidates.isEmpty && failures.isEmpty && escapes.isEmpty {
-                throw UnrecognizedFormatError(looksLike: "a folder without model files (no .bin, .pt, .pth, .ckpt, .pkl, .npy, .npz, .safetensors or index)")
+                throw UnrecognizedFormatError(looksLike: "a folder without model files (no .bin, .pt, .pth, .ckpt, .pkl, .npy, .npz, .safetensors, .gguf or index)")
             }
         }
         var files: [ScannedFile] = []

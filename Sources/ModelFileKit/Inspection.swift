@@ -1,4 +1,5 @@
 import BinaryIO
+import HubClient
 import ModelFormats
 import TensorData
 
@@ -22,6 +23,8 @@ public struct Inspection {
     public let torch: TorchDetails?
     /// A LoRA adapter's kind, ranks, alphas and targets (docs/cli.md, "LoRA adapters"); `nil` for other files.
     public let adapter: AdapterSummary?
+    /// What a GGUF file adds: version, alignment, typed metadata, ggml types and offsets.
+    public let gguf: GGUFDetails?
 
     /// Inspects `path`.
     ///
@@ -30,6 +33,10 @@ public struct Inspection {
     /// - Throws: `ModelFileError` naming the file and the fault.
     public static func inspect(path: String, filter: String? = nil, options: ReadOptions = ReadOptions()) throws -> Inspection {
         try attributing(to: path) {
+            if path.hasPrefix("hf://") {
+                let source = try RemoteInspection.open(path, configuration: try HubConfiguration.fromEnvironment())
+                return Inspection(source: source, filter: filter)
+            }
             let source = try ModelFile.open(path, options: options)
             return Inspection(source: source, filter: filter)
         }
@@ -40,7 +47,8 @@ public struct Inspection {
         path = source.path
         format = source.format
         fileBytes = source.fileByteCount
-        metadata = source.metadata
+        let ggufFile = source as? GGUFFile
+        metadata = ggufFile == nil ? source.metadata : nil  // GGUF metadata is typed: see `gguf`
         let listed: [Int]
         if let filter {
             let glob = NameGlob(filter)
@@ -52,6 +60,7 @@ public struct Inspection {
         warnings = source.warnings
         torch = (source.contentSource as? TorchFile).map(TorchDetails.init)
         adapter = (source as? LoRAAdapterSource).map(AdapterSummary.init)
+        gguf = ggufFile.map { GGUFDetails(file: $0, listed: listed) }
         // totals.parameters (docs/cli.md, inspect): the listed entries the source counts as
         // weights, each tensor once however many names it has.
         let inner: TensorSource = source.contentSource
@@ -101,27 +110,55 @@ public struct Inspection {
         return totals.sorted { ($0.bytes, $0.dtype.rawValue) > ($1.bytes, $1.dtype.rawValue) }
     }
 
-    /// The `modelfile.inspect/1` JSON document.
-    public var json: JSONValue {
+    /// The `modelfile.inspect/1` JSON document, long GGUF arrays summarised.
+    public var json: JSONValue { json(full: false) }
+
+    /// The `modelfile.inspect/1` JSON document; `full` carries every GGUF array in full.
+    public func json(full: Bool) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("schema", "modelfile.inspect/1"),
             ("path", .string(path)),
             ("format", .string(format.rawValue)),
             ("file_bytes", .int(fileBytes)),
-            ("metadata", metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null),
-            ("tensors", .array(tensors.map { entry in
-                var members: [(String, JSONValue)] = [
+        ]
+        if let gguf { members += [("version", .int(Int(gguf.version))), ("alignment", .int(gguf.alignment))] }
+        let metadataJSON = gguf?.metadataJSON(full: full)
+            ?? metadata.map { meta in .object(meta.keys.sorted().map { ($0.string, .string(meta[$0] ?? "")) }) } ?? .null
+        // For GGUF, nbytes is the stored size (blocks), as gguf-py's n_bytes.
+        var byDTypeJSON = byDType.map { ($0.dtype.rawValue, JSONValue.object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) }
+        if let gguf {
+            var stored: [DType: (Int, Int)] = [:]
+            for (entry, info) in zip(tensors, gguf.tensors) {
+                let (count, bytes) = stored[entry.dtype, default: (0, 0)]
+                stored[entry.dtype] = (count + 1, bytes.saturatingAdded(info.byteCount))
+            }
+            byDTypeJSON = stored.sorted { ($0.value.1, $0.key.rawValue) > ($1.value.1, $1.key.rawValue) }
+                .map { ($0.key.rawValue, .object([("tensors", .int($0.value.0)), ("nbytes", .int($0.value.1))])) }
+        }
+        var totals: [(String, JSONValue)] = [
+            ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(gguf?.storedBytes ?? tensorBytes)),
+            ("by_dtype", .object(byDTypeJSON)),
+        ]
+        if let gguf {
+            totals.append(("by_ggml_type", .object(gguf.byGGMLType.map { ($0.type.name, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })))
+        }
+        members += [
+            ("metadata", metadataJSON),
+            ("tensors", .array(tensors.enumerated().map { index, entry in
+                var fields: [(String, JSONValue)] = [
                     ("name", .string(entry.name)), ("dtype", .string(entry.dtype.rawValue)),
                     ("shape", .array(entry.shape.dimensions.map { .int($0) })),
                     ("numel", .int(entry.elementCount)), ("nbytes", .int(entry.byteCount)),
                 ]
-                if let quantization = entry.quantization { members.append(("quantization", Inspection.json(quantization))) }
-                return .object(members)
+                if let gguf {
+                    fields.removeLast()
+                    fields.insert(("ggml_type", .string(gguf.tensors[index].type.name)), at: 2)
+                    fields += [("nbytes", .int(gguf.tensors[index].byteCount)), ("offset", .int(gguf.tensors[index].fileOffset))]
+                }
+                if let quantization = entry.quantization { fields.append(("quantization", Inspection.json(quantization))) }
+                return .object(fields)
             })),
-            ("totals", .object([
-                ("tensors", .int(tensors.count)), ("parameters", .int(parameterCount)), ("nbytes", .int(tensorBytes)),
-                ("by_dtype", .object(byDType.map { ($0.dtype.rawValue, .object([("tensors", .int($0.tensors)), ("nbytes", .int($0.bytes))])) })),
-            ])),
+            ("totals", .object(totals)),
         ]
         if let torch { members += torch.jsonMembers }
         if let adapter { members.append(("adapter", adapter.json)) }

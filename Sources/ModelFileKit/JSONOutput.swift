@@ -9,6 +9,8 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
     case null
     case bool(Bool)
     case int(Int)
+    /// An unsigned integer, exact over its whole range (GGUF UINT64 metadata).
+    case uint64(UInt64)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -25,6 +27,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
         case (.int(let a), .int(let b)): return a == b
+        case (.uint64(let a), .uint64(let b)): return a == b
         case (.double(let a), .double(let b)): return a == b
         case (.string(let a), .string(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
@@ -53,6 +56,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value): DecimalText.append(value, to: &out)
+        case .uint64(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
             if !value.isFinite {
                 out.append(contentsOf: "null".utf8)

@@ -72,7 +72,8 @@ public enum LoRAMerge {
         // A merge that would materialise more than the read budget allows fails before anything is written.
         if let budgeted = baseSource.contentSource as? ReadBudgeted {
             try attributing(to: base) {
-                try budgeted.readBudget.check(basePlan.entries.saturatingSum(\.byteCount), for: "merging its \(basePlan.entries.count) tensors")
+                let charge = basePlan.sourceIndices.saturatingSum { budgeted.budgetCharge(forTensorAt: $0) }
+                try budgeted.readBudget.check(charge, for: "merging its \(basePlan.entries.count) tensors")
             }
         }
         let merged = LoRAMergedSource(base: basePlan, updates: resolved.updates, dtype: options.dtype)
@@ -82,8 +83,10 @@ public enum LoRAMerge {
         writeOptions.maxShardBytes = options.maxShardBytes
         writeOptions.overwrite = options.overwrite
         writeOptions.progress = options.progress
-        let plan = try attributing(to: base) { try ConversionPlan(source: merged, options: writeOptions) }
-        var result = try Conversion.write(plan, input: base, output: output, options: writeOptions)
+        let format = options.outputFormat ?? OutputFormat(pathExtensionOf: output) ?? (options.maxShardBytes != nil ? .safetensors : nil)
+        guard let format else { throw ModelFileError(path: output, underlying: ConversionError.unknownOutputFormat) }
+        let plan = try attributing(to: base) { try ConversionPlan(source: merged, options: writeOptions, output: format) }
+        var result = try Conversion.write(plan, format: format, output: output, options: writeOptions)
         result.selection = basePlan.selection
         result.leftOutTensorCount = baseSource.entries.count - basePlan.entries.count
         let products = resolved.updates.values.filter { $0.product != nil }.count

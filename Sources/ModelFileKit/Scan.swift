@@ -137,6 +137,8 @@ public struct ScannedFile {
         case numpyArray
         /// A NumPy `.npz` archive of arrays.
         case numpyArchive
+        /// A GGUF file: metadata and tensors, never code.
+        case gguf
         /// Not read: a link out of the folder.
         case notRead
         /// Not a pickle-bearing file (`looksLike` says what it is); nothing to scan.
@@ -152,6 +154,7 @@ public struct ScannedFile {
             case .barePickle: return "bare-pickle"
             case .numpyArray: return "numpy-npy"
             case .numpyArchive: return "numpy-npz"
+            case .gguf: return "gguf"
             case .notRead: return "not-read"
             case .other: return "other"
             }

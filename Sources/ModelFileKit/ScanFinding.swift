@@ -49,6 +49,9 @@ public enum ScanFinding: Sendable, Equatable {
     /// A NumPy object array (`.npy` file or `.npz` member): its data is a pickle, which
     /// `numpy.load` runs with `allow_pickle=True`.
     case numpyObjectArray(file: String, place: String, descr: String)
+    /// A GGUF chat template that names what Jinja template-injection attacks walk to
+    /// (`__globals__`, `__subclasses__`, `popen`, …); runtimes render it.
+    case chatTemplateInjection(file: String, key: String, offset: Int, markers: [String])
 
     /// The kind of finding, for programs.
     public var code: String {
@@ -67,6 +70,7 @@ public enum ScanFinding: Sendable, Equatable {
         case .linkLeavesFolder: return "link_leaves_folder"
         case .pickleNamedSafetensors: return "pickle_named_safetensors"
         case .numpyObjectArray: return "numpy_object_array"
+        case .chatTemplateInjection: return "chat_template_injection"
         }
     }
 
@@ -77,7 +81,8 @@ public enum ScanFinding: Sendable, Equatable {
              .extensionCode(let file, _, _, _), .pickleBreaksOff(let file, _, _), .bytesAfterStop(let file, _, _),
              .barePickle(let file), .torchScript(let file, _), .entriesOutsideRootFolder(let file, _),
              .entryNotRead(let file, _), .hiddenLocalEntry(let file, _, _), .hiddenBytes(let file, _, _, _),
-             .linkLeavesFolder(let file, _), .pickleNamedSafetensors(let file, _), .numpyObjectArray(let file, _, _):
+             .linkLeavesFolder(let file, _), .pickleNamedSafetensors(let file, _), .numpyObjectArray(let file, _, _),
+             .chatTemplateInjection(let file, _, _, _):
             return file
         }
     }
@@ -124,6 +129,9 @@ public enum ScanFinding: Sendable, Equatable {
             return "\(file): named .safetensors but holds \(content), with pickles"
         case .numpyObjectArray(let file, let place, let descr):
             return "\(file): \(place) (descr \(descr.quotedForMessage)): an object array, whose pickle numpy.load runs only with allow_pickle=True"
+        case .chatTemplateInjection(let file, let key, let offset, let markers):
+            return "\(file): \(key.quotedForMessage) at byte \(offset): the chat template uses \(markers.joined(separator: ", ")), "
+                + "as Jinja template-injection attacks do (runtimes render this template)"
         }
     }
 }

@@ -485,7 +485,7 @@ public enum Training {
                 epochsCompleted: epochsCompleted, globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch,
                 extraKeys: [("modelfile", description.torchValue)])
             try CheckpointWriter.write(contents, to: path, overwrite: overwrite)
-        case .npz?, .npy?, nil:
+        case .npz?, .npy?, .gguf?, nil:
             throw TrainingError.unknownOutputFormat(path)
         }
     }

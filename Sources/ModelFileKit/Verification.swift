@@ -42,7 +42,12 @@ public struct Verification {
         var options = options
         options.strictShards = false
         do {
-            source = try ModelFile.open(path, options: options)
+            // A GGUF file is opened with its truncated tensors listed, so each one is named below.
+            if (try? FormatDetector.detect(path: path)) == .gguf {
+                source = try GGUFFile(path: path, options: options, allowingTruncation: true)
+            } else {
+                source = try ModelFile.open(path, options: options)
+            }
         } catch let error as FileError where error.operation == "open" || error.operation == "stat" {
             throw ModelFileError(path: path, underlying: error)
         } catch let error as UnrecognizedFormatError {
@@ -59,6 +64,9 @@ public struct Verification {
             findings.append("the extension says \(named.rawValue), but the content is \(source.format.rawValue)")
         }
         if let sharded = source.contentSource as? ShardedModel { findings += sharded.disagreements.map(\.description) }
+        // What llama.cpp refuses but gguf-py reads is a warning; faults in the file are findings.
+        var warnings = source.warnings
+        if let gguf = source as? GGUFFile { warnings += gguf.header.llamaCppIncompatibilities }
         if let torch = source.contentSource as? TorchFile, torch.hasBytesAfterPickle {
             findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
         }
@@ -81,11 +89,13 @@ public struct Verification {
                 let place = error.what.hasPrefix("tensor ") ? "" : "tensor \"\(entry.name)\": "
                 findings.append("\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
                 break
+            } catch let error as GGUFError where error.tensor != nil {
+                findings.append("\(error)")  // it names its tensor
             } catch {
                 findings.append("tensor \"\(entry.name)\": \(error)")
             }
         }
-        return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: source.warnings)
+        return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: warnings)
     }
 
     /// Whether `error` (or the shard error it is) is a link out of a model folder.

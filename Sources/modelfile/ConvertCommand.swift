@@ -1,11 +1,13 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import ModelFormats
+import TensorData
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a model file to safetensors, .pth, .ckpt, .npz or .npy, bit for bit.",
+        abstract: "Convert a model file to safetensors, .pth, .ckpt, .npz, .npy or GGUF, bit for bit (GGUF blocks are dequantized).",
         discussion: """
             modelfile convert IN OUT                      (format from OUT's extension or --to)
             modelfile convert pth-to-safetensors IN OUT   (also safetensors-to-pth, ckpt-to-safetensors, …:
@@ -15,11 +17,11 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "[SPELLING] IN OUT")
     var arguments: [String]
 
-    @Option(name: .long, help: "Output format: safetensors, pth, ckpt, npz or npy (default: from OUT's extension).")
+    @Option(name: .long, help: "Output format: safetensors, pth, ckpt, npz, npy or gguf (default: from OUT's extension).")
     var to: OutputFormat?
 
-    @Option(name: .long, help: "Cast floating-point tensors to f32, f16 or bf16.")
-    var dtype: DTypeArgument?
+    @Option(name: .long, help: "Cast floating-point tensors to f32, f16 or bf16; for GGUF output also q8_0 (GGUF input converts to f32 by default).")
+    var dtype: ConvertDType?
 
     @Option(name: .long, help: "Keep only the tensors under this dotted path of a pickle, named relative to it (default: a checkpoint's weights, named on stderr).")
     var select: String?
@@ -45,6 +47,7 @@ struct ConvertCommand: ParsableCommand {
             "pth": [.pytorchZip, .pytorchLegacy, .pytorchSharded],
             "legacy": [.pytorchLegacy],
             "ckpt": [.lightningCheckpoint, .pytorchZip, .pytorchLegacy],
+            "gguf": [.gguf],
         ]
         var table: [String: (Set<ModelFormat>, OutputFormat)] = [:]
         for (inName, formats) in inputs {
@@ -77,6 +80,11 @@ struct ConvertCommand: ParsableCommand {
         if arguments.count == 3, ConvertCommand.spellings[arguments[0]] == nil {
             throw ValidationError("unknown conversion \"\(arguments[0])\"; expected e.g. pth-to-safetensors, safetensors-to-pth, ckpt-to-safetensors")
         }
+        if dtype == .q8_0 {
+            let output = to ?? (arguments.count == 3 ? ConvertCommand.spellings[arguments[0]]?.output : nil)
+                ?? OutputFormat(pathExtensionOf: arguments[arguments.count - 1])
+            guard output == .gguf else { throw ValidationError("--dtype q8_0 writes GGUF blocks; use a .gguf output or --to gguf") }
+        }
         if let maxShardSize, ByteSize.parse(maxShardSize) == nil {
             throw ValidationError("--max-shard-size \(maxShardSize) is not a size (e.g. 5GB, 500MiB, 1000000)")
         }
@@ -84,7 +92,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try Terminal.run {
-            let input = arguments[arguments.count - 2], outputPath = arguments[arguments.count - 1]
+            let input = resolvedModelPath(arguments[arguments.count - 2]), outputPath = arguments[arguments.count - 1]
             var options = ConversionOptions()
             options.outputFormat = to
             if arguments.count == 3, let spelling = ConvertCommand.spellings[arguments[0]] {
@@ -92,6 +100,7 @@ struct ConvertCommand: ParsableCommand {
                 options.outputFormat = to ?? spelling.output
             }
             options.dtype = dtype?.dtype
+            options.quantization = dtype?.quantization
             options.select = select
             options.stripPrefix = stripPrefix
             options.maxShardBytes = maxShardSize.flatMap(ByteSize.parse)
@@ -114,4 +123,22 @@ struct ConvertCommand: ParsableCommand {
             return 0
         }
     }
+}
+
+/// The types `convert --dtype` accepts: the float casts, and Q8_0 blocks for GGUF output.
+enum ConvertDType: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16, bf16, q8_0
+
+    /// The float dtype to cast to, or `nil` for a block type.
+    var dtype: DType? {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q8_0: return nil
+        }
+    }
+
+    /// The GGUF block type to quantize to, if any.
+    var quantization: GGMLType? { self == .q8_0 ? .q8_0 : nil }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import ModelFormats
 
@@ -7,10 +8,13 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "List a model file's tensors, metadata and contents from its headers alone.")
 
-    @Argument(help: "A model file or a Hugging Face model folder.")
+    @Argument(help: "A model file, a Hugging Face model folder, a cached org/name, or hf://org/name[@rev]/file.", transform: resolvedModelPath)
     var path: String
 
     @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "With --json, give every GGUF metadata array in full (arrays over 64 items are otherwise summarised).")
+    var full = false
 
     @Option(name: .long, help: "Only list tensors whose names match this shell glob (e.g. '*.weight').")
     var filter: String?
@@ -21,7 +25,7 @@ struct InspectCommand: ParsableCommand {
         try Terminal.run {
             let inspection = try Inspection.inspect(
                 path: path, filter: filter, options: reading.readOptions)
-            if output.json { Terminal.out(json: inspection.json) } else { Terminal.out(inspection.table) }
+            if output.json { Terminal.out(json: inspection.json(full: full)) } else { Terminal.out(inspection.table) }
             for warning in inspection.warnings { Terminal.warning(warning) }
             return 0
         }
@@ -33,7 +37,7 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Read every byte of a model file: structure, bounds, non-finite values; exit 1 with findings.")
 
-    @Argument(help: "A model file or a Hugging Face model folder.")
+    @Argument(help: "A model file, a Hugging Face model folder or a cached org/name.", transform: resolvedModelPath)
     var path: String
 
     @OptionGroup var output: OutputOptions
@@ -55,7 +59,7 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Security verdict without loading tensors: every global and opcode class a pickle uses; exit 1 with findings.")
 
-    @Argument(help: "Model files or folders.")
+    @Argument(help: "Model files, folders or cached org/name repositories.", transform: resolvedModelPath)
     var paths: [String]
 
     @OptionGroup var output: OutputOptions
@@ -95,10 +99,10 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two model files of any formats tensor by tensor; exit 1 when they differ.")
 
-    @Argument(help: "The first file.")
+    @Argument(help: "The first file.", transform: resolvedModelPath)
     var a: String
 
-    @Argument(help: "The second file.")
+    @Argument(help: "The second file.", transform: resolvedModelPath)
     var b: String
 
     @Option(name: .long, help: "Absolute tolerance (default 0: bit-identical values).")

@@ -17,11 +17,21 @@ extension Inspection {
             summary.append(["  metadata", pairs.first ?? "(empty)"])
             for pair in pairs.dropFirst() { summary.append(["", pair]) }
         }
+        if let gguf {
+            summary.append(["  version", "GGUF \(gguf.version)"])
+            summary.append(["  alignment", "\(gguf.alignment) bytes (data from byte \(Formatting.grouped(gguf.dataStart)))"])
+        }
         lines += Formatting.table(summary)
         if let adapter {
             lines.append("")
             lines.append("adapter")
             lines += adapter.lines.map { "  " + $0 }
+        }
+        if let gguf, !gguf.metadata.isEmpty {
+            // GGUF metadata is typed: key, type, value (long strings and arrays shortened).
+            lines.append("")
+            lines.append("metadata")
+            lines += Formatting.table(gguf.metadataRows.map { row in row.map { Shown($0) } }).map { "  " + $0 }
         }
         if let torch {
             for (title, section) in torch.sections where !section.isEmpty {
@@ -36,9 +46,16 @@ extension Inspection {
         } else {
             // One row per tensor, built straight into a byte table (inspect lists 10,000 tensors).
             var rows = ByteTable(columns: 4, expectedRows: tensors.count + 1)
-            for header in ["NAME", "DTYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
-            for entry in tensors {
+            // GGUF lists each tensor's ggml type and stored (block) size.
+            for header in ["NAME", gguf == nil ? "DTYPE" : "TYPE", "SHAPE", "SIZE"] as [StaticString] { rows.append(header) }
+            for (index, entry) in tensors.enumerated() {
                 rows.append(Shown(entry.name))
+                if let info = gguf?.tensors[index] {
+                    rows.append(Shown(info.type.name))
+                    rows.append { Formatting.appendShape(entry.shape.dimensions, to: &$0) }
+                    rows.append { Formatting.appendBytes(info.byteCount, to: &$0) }
+                    continue
+                }
                 // A quantized tensor shows its torch dtype beside the stored one: `I8 (qint8)`.
                 if let quantization = entry.quantization {
                     rows.append("\(entry.dtype.rawValue) (\(quantization.torchDType))" as Shown)
@@ -51,8 +68,10 @@ extension Inspection {
             lines.append(rows.rendered())
         }
         lines.append("")
-        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(tensorBytes))")
-        let dtypeRows: [[Shown]] = byDType.map { ["  \($0.dtype.rawValue)", "\(Formatting.grouped($0.tensors)) tensors", "\(Formatting.bytes($0.bytes))"] }
+        lines.append("\(Formatting.grouped(tensors.count)) tensors, \(Formatting.grouped(parameterCount)) parameters, \(Formatting.bytes(gguf?.storedBytes ?? tensorBytes))")
+        let dtypeRows: [[Shown]] = gguf.map { gguf in
+            gguf.byGGMLType.map { ["  \($0.type.name)", "\(Formatting.grouped($0.tensors)) tensors", "\(Formatting.bytes($0.bytes))"] }
+        } ?? byDType.map { ["  \($0.dtype.rawValue)", "\(Formatting.grouped($0.tensors)) tensors", "\(Formatting.bytes($0.bytes))"] }
         if !dtypeRows.isEmpty { lines += Formatting.table(dtypeRows, rightAligned: [1, 2]) }
         return Shown.lines(lines)
     }

@@ -49,7 +49,9 @@ extension ScanReport {
         var lines: [Shown] = []
         switch target {
         case .file:
-            lines.append("\(name: path): \(kind)")
+            // A GGUF file has nothing to import or call: say so beside its kind.
+            let noCode: Shown = files.first?.content == .gguf ? " (no code: metadata and tensors only)" : ""
+            lines.append("\(name: path): \(kind)" + noCode)
         case .folder, .index:
             lines.append("\(name: path): \(target.rawValue), \(files.count) file(s) scanned")
         }
@@ -57,6 +59,7 @@ extension ScanReport {
         for file in files {
             if target != .file {
                 var line: Shown = "  \(name: file.path): \(file.content.name)"
+                if file.content == .gguf { line = line + " (no code: metadata and tensors only)" }
                 if case .other(let looksLike) = file.content { line = line + " (\(looksLike))" }
                 lines.append(line)
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import ModelFormats
 
@@ -7,7 +8,7 @@ struct StripCommand: ParsableCommand {
         commandName: "strip",
         abstract: "Copy a checkpoint without optimizer, scheduler, loop and callback state; the weights and plain values stay.")
 
-    @Argument(help: "A Lightning .ckpt or a torch checkpoint dict.")
+    @Argument(help: "A Lightning .ckpt or a torch checkpoint dict.", transform: resolvedModelPath)
     var input: String
 
     @Argument(help: "The smaller checkpoint to write.")

@@ -57,6 +57,12 @@ enum Terminal {
         err(text)
     }
 
+    /// Writes progress drawing to stderr as it is: the tool's own cursor movements and numbers,
+    /// with any file name in it already escaped (ProgressLine, DownloadDisplay).
+    static func progress(_ text: String) {
+        writeAll(2, text)
+    }
+
     /// Writes all of `text` (without copying a native string), retrying after signals.
     private static func writeAll(_ fd: Int32, _ text: String) {
         var text = text
@@ -107,26 +113,13 @@ final class ProgressLine {
         let remaining = rate > 0 ? Double(total - done) / rate : 0
         // Both are finite and small here; clamp anyway so no conversion can trap.
         func whole(_ value: Double) -> Int { value.isFinite ? Int(max(0, min(value.rounded(), 1e15))) : 0 }
-        let text = "\r\(byteText(done)) / \(byteText(total))  \(byteText(whole(rate)))/s  ETA \(whole(remaining)) s   "
         drawn = true
-        var copy = text
-        copy.withUTF8 { buffer in
-            guard let base = buffer.baseAddress else { return }
-            _ = write(2, base, buffer.count)
-        }
+        Terminal.progress("\r\(Formatting.bytes(done)) / \(Formatting.bytes(total))  \(Formatting.bytes(whole(rate)))/s  ETA \(whole(remaining)) s   ")
     }
 
     func finish() {
         guard drawn else { return }
         Terminal.err("")
-    }
-
-    private func byteText(_ value: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var amount = Double(value)
-        var unit = 0
-        while amount >= 1024 && unit < units.count - 1 { amount /= 1024; unit += 1 }
-        return "\((amount * 10).rounded() / 10) \(units[unit])"
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubClient
 import ModelFileKit
 import TensorNN
 
@@ -184,7 +185,7 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Run a saved network (any format) over a CSV file; print predictions and the accuracy when the target is present.")
 
-    @Option(name: .long, help: "The saved network (.safetensors, .pth, .ckpt).")
+    @Option(name: .long, help: "The saved network (.safetensors, .pth, .ckpt, or a cached org/name).", transform: resolvedModelPath)
     var model: String
 
     @Option(name: .long, help: "Run with this LoRA adapter applied (a PEFT adapter folder or a kohya .safetensors file), without merging.")

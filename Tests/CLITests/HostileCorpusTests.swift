@@ -66,10 +66,25 @@ struct HostileCorpusTests {
         var crc = TorchZip(pickle: P.pickle(P.stateDict([("w", tensor)])), storages: [storage])
         crc.records[2].crc = 0xDEAD_BEEF
         items.append(("zip-bad-crc.pth", crc.bytes, .refusedWhenRead))
+        // GGUF: counts and lengths near 2^64, nesting, data past the end.
+        var counts = GGUFBytes.header(tensors: .max, entries: .max)
+        counts.data(64)
+        items.append(("gguf-counts-2^64.gguf", counts.bytes, .refused))
+        var array = GGUFBytes.header(tensors: 0, entries: 1)
+        array.string("tokenizer.ggml.tokens"); array.u32(9); array.u32(8); array.u64(.max); array.data(64)
+        items.append(("gguf-array-2^64.gguf", array.bytes, .refused))
+        var deep = GGUFBytes.header(tensors: 0, entries: 1)
+        deep.string("deep"); deep.u32(9)
+        for _ in 0..<10_000 { deep.u32(9); deep.u64(1) }
+        items.append(("gguf-deep-arrays.gguf", deep.bytes, .refused))
+        var huge = GGUFBytes.header(tensors: 1, entries: 0)
+        huge.tensor("w", dimensions: [256, 1 << 40], type: 12, offset: 0)
+        huge.pad(); huge.data(144)
+        items.append(("gguf-tensor-past-end.gguf", huge.bytes, .refused))
         // Disguises and truncations of real files.
         items.append(("lfs-pointer.bin", Array("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 42\n".utf8), .notAModelFile))
         items.append(("html.safetensors", Array("<!DOCTYPE html><html>Not found</html>".utf8), .notAModelFile))
-        for name in ["torch/state_dict.pth", "torch/views_legacy.pt", "safetensors/dtypes.safetensors", "lightning/adam_steplr.ckpt"] {
+        for name in ["torch/state_dict.pth", "torch/views_legacy.pt", "safetensors/dtypes.safetensors", "lightning/adam_steplr.ckpt", "gguf/tiny_llama.gguf"] {
             let whole = try Fixture.bytes(name)
             for fraction in [3, 2] {
                 let cut = whole.count * (fraction - 1) / fraction
@@ -135,7 +150,7 @@ struct HostileCorpusTests {
         let folder = try Fixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         for name in ["torch/state_dict.pth", "torch/views_legacy.pt", "torch/big_endian.pth", "safetensors/dtypes.safetensors",
-                     "lightning/adamw_amsgrad.ckpt", "safetensors/sharded"] {
+                     "lightning/adamw_amsgrad.ckpt", "safetensors/sharded", "gguf/tiny_llama.gguf"] {
             let output = folder.appendingPathComponent(name.replacingOccurrences(of: "/", with: "-") + ".safetensors").path
             for command in [["inspect", Fixture.path(name)], ["verify", Fixture.path(name)], ["convert", Fixture.path(name), output]] {
                 let result = try capped(command)

@@ -254,14 +254,12 @@ struct ContentNamingTests {
                            TorchZip.Record("tiny-1.0.dist-info/RECORD", [])]).bytes
     }
 
-    static let gguf: [UInt8] = Array("GGUF".utf8) + P.le(UInt32(3)) + P.le(UInt64(0)) + P.le(UInt64(0))
-
-    @Test("wheels, ONNX models, JSON files, HTML pages and GGUF files: exit 2 and a line naming them", arguments: [
+    // GGUF files are read as a format (GGUFCLITests), so they are no longer among these.
+    @Test("wheels, ONNX models, JSON files and HTML pages: exit 2 and a line naming them", arguments: [
         ("tiny-1.0-py3-none-any.whl", "wheel", "a Python wheel (a zip holding tiny-1.0.dist-info/), not a model file"),
         ("model.onnx", "onnx", "an ONNX model (a protobuf ModelProto with ir_version and graph), which modelfile does not read"),
         ("config.json", "json", "a JSON file without a weight_map (a config or tokenizer file, not weights)"),
         ("pytorch_model.bin", "html", "an HTML page, probably an error or login page saved instead of the file"),
-        ("model.gguf", "gguf", "a GGUF file (llama.cpp), which modelfile does not read yet"),
     ])
     func refused(name: String, kind: String, looksLike: String) throws {
         let folder = try Fixture.temporaryFolder()
@@ -271,8 +269,7 @@ struct ContentNamingTests {
         case "wheel": bytes = Self.wheel()
         case "onnx": bytes = Self.onnx
         case "json": bytes = Array(#"{"architectures": ["BertModel"], "hidden_size": 16}"#.utf8)
-        case "html": bytes = Array("<!DOCTYPE html>\n<html><body>Access denied</body></html>".utf8)
-        default: bytes = Self.gguf
+        default: bytes = Array("<!DOCTYPE html>\n<html><body>Access denied</body></html>".utf8)
         }
         let path = folder.appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))

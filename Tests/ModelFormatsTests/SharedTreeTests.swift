@@ -40,6 +40,15 @@ struct SharedTreeTests {
         #expect(throws: TorchFormatError.tooManyNodes(limit: 1000)) { try TorchFile.nameTensors(Self.doubling(depth: 60, leaf: .tensor(0)), maxNodes: 1000) }
     }
 
+    @Test("containsTensor and firstInertObject look at each shared container once")
+    func sharedQueries() {
+        #expect(!Self.doubling(depth: 60, leaf: .int(0)).containsTensor())
+        #expect(Self.doubling(depth: 60, leaf: .tensor(0)).containsTensor())
+        #expect(Self.doubling(depth: 60, leaf: .int(0)).firstInertObject == nil)
+        let inert = TorchValue.opaque(TorchOpaqueObject(module: "omegaconf.dictconfig", name: "DictConfig", arguments: [], state: nil))
+        #expect(TorchValue.list([Self.doubling(depth: 60, leaf: .int(0)), inert]).firstInertObject == "omegaconf.dictconfig.DictConfig")
+    }
+
     @Test("inert objects sharing one arguments tuple are told apart: a tensor in one's state is named")
     func inertObjectsSharingArguments() throws {
         let arguments: [TorchValue] = [.int(1)]  // one array, as a memoized tuple is shared

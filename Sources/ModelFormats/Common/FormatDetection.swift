@@ -21,6 +21,8 @@ public enum DetectedKind: Equatable, Sendable {
     case directory(weights: String)
     /// A PEFT adapter folder: its `adapter_config.json` and its weights file.
     case adapterFolder(config: String, weights: String)
+    /// A GGUF file (first bytes `GGUF`).
+    case gguf
 }
 
 /// The path is not a model file modelfile reads; `looksLike` says what it seems to be.
@@ -83,6 +85,7 @@ public enum FormatDetector {
         if starts(with: [0x50, 0x4B, 0x03, 0x04]) { return isNumPyArchive(bytes) ? .numpyArchive : .zipArchive }
         if starts(with: NumPyHeader.magic) { return .numpyArray }
         if starts(with: legacyMagic) { return .legacyTorch }
+        if starts(with: Array("GGUF".utf8)) { return .gguf }
         if head.count >= 9 {
             let declared = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
             if declared > 0 && declared <= UInt64(SafetensorsHeader.maxHeaderBytes),
@@ -189,8 +192,6 @@ public enum FormatDetector {
         if starts(with: [0x1F, 0x8B]) { return "a gzip-compressed file; decompress it first" }
         if starts(with: Array("BZh".utf8)) { return "a bzip2-compressed file; decompress it first" }
         if starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return "an xz-compressed file; decompress it first" }
-        // GGUF is named and refused here, in this one place, until a GGUF reader replaces it.
-        if starts(with: Array("GGUF".utf8)) { return "a GGUF file (llama.cpp), which modelfile does not read yet" }
         if starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return "an HDF5 file (Keras .h5), which modelfile does not read" }
         if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) {
             return "a bare pickle stream (protocol \(head[1])), not a torch archive; refused, since a renamed pickle is a known way to run code"

@@ -59,6 +59,7 @@ public enum ModelFile {
         case .shardIndex: return try ShardedModel(indexPath: path, strict: options.strictShards, options: options)
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
         case .numpyArray, .numpyArchive: return try NumPyFile(path: path, options: options)
+        case .gguf: return try GGUFFile(path: path, options: options)
         case .directory, .adapterFolder: return try open(path, options: options)
         }
     }

@@ -36,6 +36,18 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
     /// `strip` left out the top-level value `key`, which holds `global`, an object that was never
     /// loaded and so cannot be written back.
     case inertValueLeftOut(key: String, global: String)
+    /// A GGUF file (read or written) holds tensor names of 64 bytes or more, which llama.cpp does
+    /// not read (gguf-py does).
+    case ggufNamesTooLongForLlamaCpp(names: [String])
+    /// A GGUF file (read or written) holds tensors of more than four dimensions, which llama.cpp
+    /// does not read (gguf-py does).
+    case ggufTooManyDimensionsForLlamaCpp(names: [String])
+    /// A GGUF file's tensors are not laid out one after another in info order, as llama.cpp
+    /// requires (gguf-py reads them by their offsets): the first out of place, where it is and
+    /// where llama.cpp expects it.
+    case ggufLayoutNotLlamaCpp(tensor: String, offset: Int, expected: Int, alignment: Int)
+    /// A GGUF metadata value is an array of arrays, which llama.cpp does not read (gguf-py does).
+    case ggufNestedArrayForLlamaCpp(key: String)
 
     /// The kind of warning, for programs that act on it.
     public enum Code: String, Sendable, CaseIterable {
@@ -51,6 +63,10 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case schedulersNotApplied = "schedulers_not_applied"
         case torchScriptUndeclaredClass = "torchscript_undeclared_class"
         case inertValueLeftOut = "inert_value_left_out"
+        case ggufNamesTooLongForLlamaCpp = "gguf_names_too_long_for_llama_cpp"
+        case ggufTooManyDimensionsForLlamaCpp = "gguf_too_many_dimensions_for_llama_cpp"
+        case ggufLayoutNotLlamaCpp = "gguf_layout_not_llama_cpp"
+        case ggufNestedArrayForLlamaCpp = "gguf_nested_array_for_llama_cpp"
         case quantizedAsIntegers = "quantized_as_integers"
     }
 
@@ -69,6 +85,10 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .schedulersNotApplied: return .schedulersNotApplied
         case .torchScriptUndeclaredClass: return .torchScriptUndeclaredClass
         case .inertValueLeftOut: return .inertValueLeftOut
+        case .ggufNamesTooLongForLlamaCpp: return .ggufNamesTooLongForLlamaCpp
+        case .ggufTooManyDimensionsForLlamaCpp: return .ggufTooManyDimensionsForLlamaCpp
+        case .ggufLayoutNotLlamaCpp: return .ggufLayoutNotLlamaCpp
+        case .ggufNestedArrayForLlamaCpp: return .ggufNestedArrayForLlamaCpp
         case .quantizedAsIntegers: return .quantizedAsIntegers
         }
     }
@@ -104,6 +124,17 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
         case .inertValueLeftOut(let key, let global):
             return "\(key) left out: it holds \(global), which was never loaded, so it cannot be written back "
                 + "for torch.load(weights_only=True)"
+        case .ggufNamesTooLongForLlamaCpp(let names):
+            let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+            return "\(names.count) tensor name(s) of 64 bytes or more, which llama.cpp refuses (gguf-py reads them): \(listed)"
+        case .ggufTooManyDimensionsForLlamaCpp(let names):
+            let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+            return "\(names.count) tensor(s) of more than 4 dimensions, which llama.cpp refuses (gguf-py reads them): \(listed)"
+        case .ggufLayoutNotLlamaCpp(let tensor, let offset, let expected, let alignment):
+            return "tensor \(tensor.quotedForMessage) is at data offset \(offset); llama.cpp expects \(expected) "
+                + "(tensors one after another, in order, each padded to \(alignment)); gguf-py reads it"
+        case .ggufNestedArrayForLlamaCpp(let key):
+            return "\(key.quotedForMessage) is an array of arrays, which llama.cpp does not read (gguf-py reads it)"
         }
     }
 

@@ -121,21 +121,20 @@ public final class ShardedModel: TensorSource {
     /// Where the index and the shards disagree (empty for a consistent set).
     public let disagreements: [ShardedSafetensorsError]
     private let locations: [(shard: Int, tensor: Int)]
-    /// The index file, kept open (and so claimed as an input) as long as the set is.
-    private let indexFile: MappedFile
+    /// The index file, kept open (and so claimed as an input) as long as the set is; `nil` for a
+    /// remote set.
+    private let indexFile: MappedFile?
 
     /// Opens the index at `path` and every shard beside it.
     ///
     /// - Parameter strict: throw on the first disagreement between index and shards (the
     ///   default); when `false`, disagreements are collected in ``disagreements`` (for `verify`).
     /// - Throws: `FileError`, the shards' format errors (naming the shard), `ShardedSafetensorsError`.
-    public init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
-        self.path = path
-        indexFile = try MappedFile(path: path)
-        index = try SafetensorsIndex.parse(indexFile.bytes)
+    public convenience init(indexPath path: String, strict: Bool = true, options: ReadOptions = ReadOptions()) throws {
+        let indexFile = try MappedFile(path: path)
+        let index = try SafetensorsIndex.parse(indexFile.bytes)
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var shards: [(String, TensorSource)] = []
-        var problems: [ShardedSafetensorsError] = []
         let containment = try FolderContainment(folder: folder)
         for name in index.shardNames {
             let shardPath = folder + "/" + name
@@ -154,6 +153,23 @@ public final class ShardedModel: TensorSource {
                 throw ShardReadError(shard: name, underlying: error)
             }
         }
+        try self.init(path: path, index: index, shards: shards, strict: strict, indexFile: indexFile)
+    }
+
+    /// A sharded set from its parsed index and its opened shards (in ``SafetensorsIndex/shardNames``
+    /// order); remote inspect builds one from shards read over HTTP.
+    ///
+    /// - Throws: `ShardedSafetensorsError` for the first disagreement when `strict`.
+    public convenience init(path: String, index: SafetensorsIndex, shards: [(name: String, source: TensorSource)], strict: Bool = true) throws {
+        try self.init(path: path, index: index, shards: shards, strict: strict, indexFile: nil)
+    }
+
+    private init(path: String, index: SafetensorsIndex, shards: [(name: String, source: TensorSource)], strict: Bool,
+                 indexFile: MappedFile?) throws {
+        self.path = path
+        self.index = index
+        self.indexFile = indexFile
+        var problems: [ShardedSafetensorsError] = []
         self.shards = shards
         format = shards.allSatisfy { $0.1.format == .safetensors } ? .safetensorsSharded : .pytorchSharded
         // Map every tensor of every shard, in shard order then file order.

@@ -29,6 +29,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case numpyNpy = "numpy-npy"
     /// A NumPy `.npz` archive: a zip of `.npy` members.
     case numpyNpz = "numpy-npz"
+    /// A GGUF file (llama.cpp), versions 2 and 3.
+    case gguf
 }
 
 /// One tensor as a file describes it, before its bytes are read.
@@ -123,6 +125,13 @@ public protocol TensorSource: AnyObject {
 public protocol ReadBudgeted: TensorSource {
     /// The budget this source's reads charge.
     var readBudget: ReadBudget { get }
+    /// The bytes one read of entry `index` charges (its bytes as listed, unless the format says
+    /// otherwise: a GGUF block tensor charges the blocks it reads, not the floats they decode to).
+    func budgetCharge(forTensorAt index: Int) -> Int
+}
+
+extension ReadBudgeted {
+    public func budgetCharge(forTensorAt index: Int) -> Int { entries[index].byteCount }
 }
 
 extension TensorSource {

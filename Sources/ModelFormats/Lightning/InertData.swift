@@ -72,28 +72,3 @@ public enum InertData {
         }
     }
 }
-
-extension TorchValue {
-    /// Whether a tensor is reachable from this value (through containers and inert objects),
-    /// looking at no more than `maxVisits` values; a tree too large to search counts as holding one.
-    public func containsTensor(maxVisits: Int = 1_000_000) -> Bool {
-        var pending: [TorchValue] = [self]
-        var visits = 0
-        while let value = pending.popLast() {
-            visits += 1
-            guard visits <= maxVisits else { return true }
-            switch value {
-            case .tensor: return true
-            case .dict(let dict): pending.append(contentsOf: dict.entries.map(\.value))
-            case .list(let items), .tuple(let items), .set(let items): pending.append(contentsOf: items)
-            case .opaque(let object):
-                pending.append(contentsOf: object.arguments)
-                if let state = object.state { pending.append(state) }
-                pending.append(contentsOf: object.listItems)
-                pending.append(contentsOf: object.dictItems?.entries.map(\.value) ?? [])
-            default: continue
-            }
-        }
-        return false
-    }
-}

@@ -58,14 +58,23 @@ public struct SafetensorsHeader: Sendable, Equatable {
     /// - Parameter file: the whole file's bytes (only the first 8 + N are read).
     /// - Throws: `SafetensorsError` naming the first fault found.
     public static func parse(file: UnsafeRawBufferPointer) throws -> SafetensorsHeader {
-        guard file.count >= 8 else { throw SafetensorsError.fileTooSmall(size: file.count) }
+        try parse(prefix: file, fileByteCount: file.count)
+    }
+
+    /// Parses and validates the header from the first bytes of a file of `fileByteCount` bytes
+    /// (remote inspect fetches only these): the same checks as ``parse(file:)``.
+    ///
+    /// - Parameter prefix: the file's first bytes, at least 8 + N of them (or the whole file).
+    /// - Throws: `SafetensorsError` naming the first fault found.
+    public static func parse(prefix file: UnsafeRawBufferPointer, fileByteCount: Int) throws -> SafetensorsHeader {
+        guard fileByteCount >= 8, file.count >= 8 else { throw SafetensorsError.fileTooSmall(size: min(fileByteCount, file.count)) }
         let declared = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         guard declared <= UInt64(maxHeaderBytes) else {
             throw SafetensorsError.headerTooLarge(declared: declared, limit: maxHeaderBytes)
         }
         let headerLength = Int(declared)  // ≤ 1e8, so the conversion cannot trap
-        guard headerLength <= file.count - 8 else {
-            throw SafetensorsError.headerBeyondFile(declared: declared, available: file.count - 8)
+        guard headerLength <= fileByteCount - 8, headerLength <= file.count - 8 else {
+            throw SafetensorsError.headerBeyondFile(declared: declared, available: min(fileByteCount, file.count) - 8)
         }
         let text = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
         // The reference checks UTF-8 over the whole header before it parses any JSON.
@@ -77,7 +86,7 @@ public struct SafetensorsHeader: Sendable, Equatable {
         } catch let fault as SafetensorsError {
             throw preferringJSONFaults(fault, text: text)
         }
-        try validateLayout(reader.tensors, dataBytes: file.count - 8 - headerLength, dataStart: 8 + headerLength)
+        try validateLayout(reader.tensors, dataBytes: fileByteCount - 8 - headerLength, dataStart: 8 + headerLength)
         return SafetensorsHeader(
             metadata: reader.metadata, metadataKeys: reader.metadataKeys, tensors: reader.tensors, headerByteCount: headerLength)
     }

@@ -89,3 +89,32 @@ struct TensorPresence {
         return decided.last ?? false
     }
 }
+
+extension TorchValue {
+    /// Whether a tensor is reachable from this value (through containers and inert objects), each
+    /// shared container looked at once (``TensorPresence``).
+    public func containsTensor() -> Bool {
+        var presence = TensorPresence()
+        return presence.holdsTensors(self)
+    }
+
+    /// The qualified name of the first object or class below this value that was never loaded
+    /// (kept inert), depth first, dict keys before their values; each shared container is looked
+    /// at once, so a tree of 2^60 paths costs its number of containers. (The tree stays alive
+    /// while it is walked, so no container's address is reused.)
+    public var firstInertObject: String? {
+        var pending: [TorchValue] = [self]
+        var seen = Set<TorchContainerIdentity>()
+        while let next = pending.popLast() {
+            if let identity = next.containerIdentity, !seen.insert(identity).inserted { continue }
+            switch next {
+            case .opaque(let object): return object.qualifiedName
+            case .global(let module, let name) where TorchGlobals.meaning(module: module, name: name) == nil: return "\(module).\(name)"
+            case .dict(let dict): pending.append(contentsOf: dict.entries.reversed().flatMap { [$0.value, $0.key] })
+            case .list(let items), .tuple(let items), .set(let items): pending.append(contentsOf: items.reversed())
+            default: continue
+            }
+        }
+        return nil
+    }
+}
