@@ -676,7 +676,7 @@ def gen_lightning():
             expected["checkpoint"] = checkpoint_summary(path)
             write_json(path + ".json", expected)
 
-    # The smallest checkpoint Trainer.fit(ckpt_path=...) accepts (FORMATS.md §4.6 case A).
+    # The smallest checkpoint Trainer.fit(ckpt_path=...) accepts (docs/formats.md, "Lightning checkpoints").
     pl.seed_everything(8, verbose=False)
     fresh = LitFNN(optimizer="adam", lr=0.01, scheduler="steplr")
     minimal = {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the expected values of the tensor runtime's contract (docs/library.md's tensor, autograd,
-module, loss and LoRA lines) as PyTorch and PEFT compute them, for the Swift tests in
+"""Writes the expected values of the tensor runtime's contract (its tensor, autograd, module, loss
+and LoRA lines) as PyTorch and PEFT compute them, for the Swift tests in
 Tests/TensorCoreTests/RuntimeParityTests.swift and Tests/TensorNNTests/RuntimeTrainingTests.swift.
 
 Pinned versions: torch 2.13.0 (CPU wheel), peft 0.21.2, Python 3.11; one thread

@@ -1,5 +1,5 @@
 // The library product: `import ModelFile` gives a Swift program everything in the library
-// contract (docs/library.md) without naming an internal module: plain tensor values, every file
+// contract without naming an internal module: plain tensor values, every file
 // format, the tensor runtime, modules, optimizers and data, and the workflows behind the command.
 
 @_exported import TensorData

@@ -51,7 +51,7 @@ public struct Inspection {
         metadata = ggufFile == nil ? source.metadata : nil  // GGUF metadata is typed: see `gguf`
         let listed: [Int]
         if let filter {
-            let glob = NameGlob(filter)
+            let glob = ScalarGlob(filter)
             listed = source.entries.indices.filter { glob.matches(source.entries[$0].name) }
         } else {
             listed = Array(source.entries.indices)
@@ -81,7 +81,7 @@ public struct Inspection {
     /// Whether `name` matches the shell glob `glob` (`*`, `?`, `[...]`; `*` also crosses dots),
     /// scalar by scalar: never normalized, and a name holding U+0000 is matched whole.
     public static func matches(_ name: String, glob: String) -> Bool {
-        NameGlob(glob).matches(name)
+        ScalarGlob(glob).matches(name)
     }
 
     /// The parameter count of the listed tensors: every element of each model weight once, without

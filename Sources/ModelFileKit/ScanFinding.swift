@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import PickleVM
 import ZipFormat
@@ -137,11 +138,14 @@ public enum ScanFinding: Sendable, Equatable {
 }
 
 /// A file of a folder or sharded set that could not be scanned.
-public struct ScanFailure: Error, CustomStringConvertible {
+public struct ScanFailure: Error, CustomStringConvertible, LimitReporting {
     /// The file, relative to the folder.
     public let file: String
     /// Why.
     public let error: Error
 
     public var description: String { "\(file): \(error)" }
+
+    /// The budget the file's error reports going over, if any.
+    public var exceededLimit: ExceededLimit? { ExceededLimit.of(error) }
 }

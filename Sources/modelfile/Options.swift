@@ -1,7 +1,6 @@
 import ArgumentParser
 import ModelFileKit
 import ModelFormats
-import TensorData
 
 /// `--json` and `--quiet`, shared by the commands that print reports.
 struct OutputOptions: ParsableArguments {
@@ -45,19 +44,6 @@ struct ReadingOptions: ParsableArguments {
 
     /// The options these flags describe.
     var readOptions: ReadOptions { budgets.applied(to: ReadOptions(allowUnknownObjects: allowUnknownObjects)) }
-}
-
-/// The dtype names `--dtype` accepts.
-enum DTypeArgument: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16, bf16
-
-    var dtype: DType {
-        switch self {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        }
-    }
 }
 
 extension OutputFormat: ExpressibleByArgument {}

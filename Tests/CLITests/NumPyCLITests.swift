@@ -56,4 +56,17 @@ struct NumPyCLITests {
         let verify = try modelfile("verify", Fixture.path("numpy/fortran_c16_4d.npy"))
         #expect(verify.status == 0 && verify.stdout.hasSuffix("clean\n"))
     }
+
+    @Test("a shape over the rank limit names the limit, and the error line says how to raise it")
+    func rankLimit() throws {
+        let folder = try Fixture.temporaryFolder()
+        let path = folder.appendingPathComponent("deep.npy").path
+        let shape = "(" + String(repeating: "1, ", count: 65) + ")"
+        try Data(NPY.file(NPY.dict(descr: "<f4", shape: shape), data: float32Bytes([1]))).write(to: URL(fileURLWithPath: path))
+        let result = try modelfile("inspect", path)
+        #expect(result.status == 2)
+        #expect(result.stderr.hasSuffix("shape has 65 dimensions, over the limit of 64 (limit maxTensorRank); "
+                                        + "raise it with --limits maxTensorRank=VALUE if the file is trusted\n"), "\(result.stderr)")
+        #expect(try modelfile("inspect", path, "--limits", "maxTensorRank=65").status == 0)
+    }
 }

@@ -51,4 +51,20 @@ struct ExactStringTests {
         #expect(!hostile.quotedForMessage.contains("\\u"))
         #expect("\u{E9} e\u{301} \u{1F600}".quotedForMessage == "\"\u{E9} e\u{301} \u{1F600}\"")
     }
+
+    @Test("globs match scalar by scalar, in the shell's syntax and in Python's fnmatch")
+    func globs() {
+        #expect(ScalarGlob("encoder.*.weight").matches("encoder.layers.0.weight"), "* crosses dots")
+        #expect(ScalarGlob("*.bin").matches("sub/folder/model.bin"), "and slashes")
+        #expect(ScalarGlob("layer.?").matches("layer.\u{212A}") && !ScalarGlob("layer.K").matches("layer.\u{212A}"), "never normalized")
+        #expect(ScalarGlob("a*").matches("a\u{0}b"), "a NUL is matched whole")
+        #expect(ScalarGlob("w[!0-9]").matches("wx") && !ScalarGlob("w[!0-9]").matches("w5"))
+        #expect(ScalarGlob("[]x]").matches("]") && ScalarGlob("[").matches("["), "a leading ] is a member; an unclosed [ is itself")
+        // The shell's: backslash escapes and [^x] negates.
+        #expect(ScalarGlob("a\\*").matches("a*") && !ScalarGlob("a\\*").matches("ab"))
+        #expect(ScalarGlob("[^x]").matches("y") && !ScalarGlob("[^x]").matches("x"))
+        // Python's fnmatch: no escape character, and ^ is an ordinary member.
+        #expect(ScalarGlob("a\\*", syntax: .pythonFnmatch).matches("a\\bc"))
+        #expect(ScalarGlob("[^x]", syntax: .pythonFnmatch).matches("^") && !ScalarGlob("[^x]", syntax: .pythonFnmatch).matches("y"))
+    }
 }

@@ -5,7 +5,7 @@ import TensorData
 import Testing
 import TestSupport
 
-// The legacy (pre-1.6) stream (SECURITY.md rule 10, FORMATS.md §3): five pickles through the same
+// The legacy (pre-1.6) stream (docs/formats.md, "Legacy torch files"): five pickles through the same
 // restricted unpickler, then raw storages whose sizes must agree with the pickle.
 extension TorchHostileInputTests {
     static let legacyKey = "94199368932000"
@@ -122,7 +122,7 @@ extension TorchHostileInputTests {
     @Test("a 6-tuple persistent id with a view past its root storage, or a malformed view, is refused")
     func legacyBadView() throws {
         // The view (key, offset, size) is a window on the root storage in its elements
-        // (FORMATS.md §3.2); [2, 5) does not fit a 4-element root.
+        // (docs/formats.md, "Legacy torch files"); [2, 5) does not fit a 4-element root.
         let past = P.legacyStorage(key: Self.legacyKey, numel: 4, view: P.tuple([P.string("v"), P.int(2), P.int(3)]))
         #expect(throws: TorchFormatError.invalidGeometry(
             tensor: "w.0", storage: "storage \(Self.legacyKey)",

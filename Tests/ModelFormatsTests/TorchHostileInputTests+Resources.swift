@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import ZipFormat
 
-// Resource exhaustion (SECURITY.md §2.4, rule 4): every budget trips with an error naming it,
+// Resource exhaustion (docs/security.md, "Every resource a file controls has a budget"): every budget trips with an error naming it,
 // before the work it protects, in bounded time and memory.
 extension TorchHostileInputTests {
     @Test("billion laughs: a list doubled through the memo 40 times fails fast with tooManyNodes")

@@ -1,3 +1,4 @@
+import BinaryIO
 import ModelFormats
 import TensorData
 
@@ -216,10 +217,12 @@ public enum RemoteInspection {
 }
 
 /// An error reading one shard of a remote sharded set, naming the shard.
-public struct RemoteShardError: Error, CustomStringConvertible {
+public struct RemoteShardError: Error, CustomStringConvertible, LimitReporting {
     /// The shard's file name.
     public let shard: String
     /// What went wrong with it.
     public let underlying: Error
     public var description: String { "shard \(shard): \(underlying)" }
+    /// The budget the shard's error reports going over, if any.
+    public var exceededLimit: ExceededLimit? { ExceededLimit.of(underlying) }
 }

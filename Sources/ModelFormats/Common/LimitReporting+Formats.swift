@@ -30,3 +30,14 @@ extension ShardReadError: LimitReporting {
     /// The budget the shard's error reports going over.
     public var exceededLimit: ExceededLimit? { ExceededLimit.of(underlying) }
 }
+
+extension NumPyError: LimitReporting {
+    /// `maxTensorRank` for a shape over the limit; the zip reader's budgets for an archive.
+    public var exceededLimit: ExceededLimit? {
+        switch problem {
+        case .rankTooHigh(_, let limit): return ExceededLimit(name: "maxTensorRank", value: limit)
+        case .zip(let error): return error.exceededLimit
+        default: return nil
+        }
+    }
+}

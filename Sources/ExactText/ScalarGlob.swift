@@ -1,9 +1,21 @@
-/// Shell-glob matching of tensor names, exact to the Unicode scalar: `*` (any run, dots
-/// included), `?` (one scalar), `[abc]`, `[a-z]`, `[!x]` or `[^x]`, and `\` to take the next
-/// character literally. Names are matched as their code points, never normalized, and a name
-/// holding U+0000 is matched whole (C's `fnmatch` would stop at it).
-struct NameGlob {
-    private enum Token {
+/// Glob matching of names, exact to the Unicode scalar: `*` (any run, `.` and `/` included), `?`
+/// (one scalar), `[abc]`, `[a-z]`, `[!x]` (one scalar of, or not of, the set; a `]` first in the
+/// set is a member; an unclosed `[` is itself). Names are matched as their code points, never
+/// normalized, and a name holding U+0000 is matched whole (C's `fnmatch` would stop at it).
+///
+/// Two syntaxes share the matcher: the shell's (`inspect --filter`), where `\` takes the next
+/// character literally and `[^x]` also negates, and Python's `fnmatch` (huggingface_hub's
+/// `allow_patterns`), which has no escape character and reads `^` as itself.
+public struct ScalarGlob: Sendable {
+    /// Which glob dialect a pattern is written in.
+    public enum Syntax: Sendable {
+        /// `\` escapes; `[!x]` and `[^x]` negate.
+        case shell
+        /// Python's `fnmatch.fnmatchcase`: no escapes; only `[!x]` negates.
+        case pythonFnmatch
+    }
+
+    private enum Token: Sendable {
         case literal(Unicode.Scalar)
         case any
         case anyRun
@@ -12,7 +24,9 @@ struct NameGlob {
 
     private let tokens: [Token]
 
-    init(_ pattern: String) {
+    /// The pattern `pattern` in `syntax`.
+    public init(_ pattern: String, syntax: Syntax = .shell) {
+        let escapes = syntax == .shell
         let scalars = Array(pattern.unicodeScalars)
         var tokens: [Token] = []
         var index = 0
@@ -26,14 +40,14 @@ struct NameGlob {
                 tokens.append(.any)
                 index += 1
             case "[":
-                if let (set, next) = NameGlob.bracket(scalars, from: index + 1) {
+                if let (set, next) = ScalarGlob.bracket(scalars, from: index + 1, syntax: syntax) {
                     tokens.append(set)
                     index = next
                 } else {
                     tokens.append(.literal(scalar))  // an unclosed [ is an ordinary character
                     index += 1
                 }
-            case "\\" where index + 1 < scalars.count:
+            case "\\" where escapes && index + 1 < scalars.count:
                 tokens.append(.literal(scalars[index + 1]))
                 index += 2
             default:
@@ -45,10 +59,11 @@ struct NameGlob {
     }
 
     /// A bracket expression starting after its `[`: the token and the index after its `]`.
-    private static func bracket(_ scalars: [Unicode.Scalar], from start: Int) -> (Token, Int)? {
+    private static func bracket(_ scalars: [Unicode.Scalar], from start: Int, syntax: Syntax) -> (Token, Int)? {
+        let escapes = syntax == .shell
         var index = start
         var negated = false
-        if index < scalars.count, scalars[index] == "!" || scalars[index] == "^" {
+        if index < scalars.count, scalars[index] == "!" || (escapes && scalars[index] == "^") {
             negated = true
             index += 1
         }
@@ -58,7 +73,7 @@ struct NameGlob {
             var low = scalars[index]
             if low == "]" && !first { return (.set(negated: negated, ranges: ranges), index + 1) }
             first = false
-            if low == "\\", index + 1 < scalars.count {
+            if escapes, low == "\\", index + 1 < scalars.count {
                 index += 1
                 low = scalars[index]
             }
@@ -66,11 +81,11 @@ struct NameGlob {
             if index + 1 < scalars.count, scalars[index] == "-", scalars[index + 1] != "]" {
                 var high = scalars[index + 1]
                 index += 2
-                if high == "\\", index < scalars.count {
+                if escapes, high == "\\", index < scalars.count {
                     high = scalars[index]
                     index += 1
                 }
-                if low.value <= high.value { ranges.append(low.value...high.value) }
+                if low.value <= high.value { ranges.append(low.value...high.value) }  // a reversed range matches nothing
             } else {
                 ranges.append(low.value...low.value)
             }
@@ -78,19 +93,19 @@ struct NameGlob {
         return nil
     }
 
-    /// Whether `name` matches the whole pattern.
-    func matches(_ name: String) -> Bool {
-        let text = Array(name.unicodeScalars)
+    /// Whether the whole of `text` matches (iterative, with one backtrack point per star).
+    public func matches(_ text: String) -> Bool {
+        let scalars = Array(text.unicodeScalars)
         var t = 0, p = 0
         var starToken = -1, starText = 0
-        while t < text.count {
+        while t < scalars.count {
             if p < tokens.count, case .anyRun = tokens[p] {
                 starToken = p
                 starText = t
                 p += 1
                 continue
             }
-            if p < tokens.count, accepts(tokens[p], text[t]) {
+            if p < tokens.count, accepts(tokens[p], scalars[t]) {
                 p += 1
                 t += 1
                 continue
