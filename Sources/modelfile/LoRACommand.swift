@@ -1,6 +1,7 @@
 import ArgumentParser
 import ModelFileKit
 import ModelFormats
+import TensorData
 
 /// `modelfile lora`: LoRA adapter files.
 struct LoRACommand: ParsableCommand {
@@ -35,7 +36,7 @@ struct LoRAMergeCommand: ParsableCommand {
     var scale: Double = 1
 
     @Option(name: .long, help: "Write floating-point tensors as f32, f16 or bf16 (merged ones are rounded once, to it).")
-    var dtype: DTypeArgument?
+    var dtype: MergeDType?
 
     @Option(name: .long, help: "Output format: safetensors, pth or ckpt (default: from OUT's extension).")
     var to: OutputFormat?
@@ -80,6 +81,19 @@ struct LoRAMergeCommand: ParsableCommand {
             Terminal.note("merged \(result.adapterKind.rawValue) adapter into \(result.mergedTensorCount) tensors\(replaced)")
             Terminal.note("wrote \(result.conversion.tensorCount) tensors to \(result.conversion.outputs.joined(separator: ", "))")
             return 0
+        }
+    }
+}
+
+/// The dtypes `lora merge --dtype` accepts: float casts only (merged values are rounded once, to it).
+enum MergeDType: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16, bf16
+
+    var dtype: DType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
         }
     }
 }
