@@ -3,11 +3,13 @@
 merge_and_unload + save_file in Python, in the same run (docs/cli.md, "LoRA").
 
     /work/venv/bin/python Benchmarks/lora_bench.py [--work DIR] [--runs N] [--modelfile PATH]
-                                                   [--layers 32] [--rank 16] [--keep]
+                                                   [--layers 32] [--hidden 4096] [--dtype bf16|f32]
+                                                   [--rank 16] [--keep]
 
-The base is generated here (never committed): a Llama-shaped bfloat16 safetensors file of
-`--layers` blocks of four [4096, 4096] projections (q, k, v, o) plus a [32000, 4096] embedding —
-4.25 GiB and 129 tensors for 32 layers. The adapter is a PEFT folder with rank `--rank` float32
+The base is generated here (never committed): a Llama-shaped bfloat16 (or float32) safetensors
+file of `--layers` blocks of four [H, H] projections (q, k, v, o) plus a [32000, H] embedding —
+4.25 GiB and 129 tensors for 32 layers at H = 4096; `--layers 28 --hidden 3072` gives 2.15 GiB in
+113 tensors. The adapter is a PEFT folder with rank `--rank` float32
 A/B on q_proj, k_proj and v_proj of every block (96 modules at 32 layers, 48 MiB at rank 16).
 
 Every figure is a fresh process per run: the median of N runs (min-max) of wall time, and the
@@ -62,13 +64,14 @@ def bf16_block():
     return b"".join(floats[i + 2:i + 4] for i in range(0, len(floats), 4)) * 2
 
 
-def make_base(path, layers):
-    tensors = [("model.embed_tokens.weight", "BF16", [VOCAB, HIDDEN], 2)]
+def make_base(path, layers, dtype):
+    name, size, block = ("BF16", 2, bf16_block()) if dtype == "bf16" else ("F32", 4, float_block(1))
+    tensors = [("model.embed_tokens.weight", name, [VOCAB, HIDDEN], size)]
     for i in range(layers):
         for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            tensors.append((f"model.layers.{i}.self_attn.{proj}.weight", "BF16", [HIDDEN, HIDDEN], 2))
+            tensors.append((f"model.layers.{i}.self_attn.{proj}.weight", name, [HIDDEN, HIDDEN], size))
     tensors.sort(key=lambda t: t[0])
-    make_safetensors(path, tensors, bf16_block())
+    make_safetensors(path, tensors, block)
 
 
 def make_adapter(folder, layers, rank):
@@ -96,23 +99,27 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modelfile", default=".build/release/modelfile")
     parser.add_argument("--layers", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=4096)
+    parser.add_argument("--dtype", choices=["bf16", "f32"], default="bf16")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--no-peft", action="store_true", help="skip the Python side")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    global HIDDEN
+    HIDDEN = args.hidden
     mf = os.path.abspath(args.modelfile)
     os.makedirs(args.work, exist_ok=True)
     base = os.path.join(args.work, "base.safetensors")
     adapter = os.path.join(args.work, "adapter")
     if not os.path.exists(base):
-        make_base(base, args.layers)
+        make_base(base, args.layers, args.dtype)
     if not os.path.exists(os.path.join(adapter, "adapter_model.safetensors")):
         make_adapter(adapter, args.layers, args.rank)
     out = os.path.join(args.work, "out.safetensors")
     remove = lambda: os.path.exists(out) and os.remove(out)  # noqa: E731
-    largest = VOCAB * HIDDEN * 2
+    largest = VOCAB * HIDDEN * (2 if args.dtype == "bf16" else 4)
     adapter_bytes = os.path.getsize(os.path.join(adapter, "adapter_model.safetensors"))
-    print(f"base: {os.path.getsize(base):,} bytes in {1 + 4 * args.layers} bf16 tensors (largest {largest / 2**20:.0f} MiB); "
+    print(f"base: {os.path.getsize(base):,} bytes in {1 + 4 * args.layers} {args.dtype} tensors (largest {largest / 2**20:.0f} MiB); "
           f"adapter: {3 * args.layers} modules, rank {args.rank}, {adapter_bytes / 2**20:.1f} MiB", flush=True)
     rows = {}
     rows["convert"] = measure([mf, "convert", base, out, "--quiet"], args.runs, cleanup=remove)
