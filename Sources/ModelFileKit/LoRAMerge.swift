@@ -124,12 +124,14 @@ final class LoRAMergedSource: TensorSource {
 
     /// Memory for the merged tensors, reused from one to the next (writers take them one at a time).
     private var buffer: MergeBuffer?
+    /// Rows of float32 values and deltas, reused from one merged tensor to the next.
+    private let scratch = MergeScratch()
 
     func tensor(at index: Int) throws -> RawTensor {
         let entry = base.entries[index]
         guard let update = updates[index] else { return try RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index)) }
         let input = try update.replacement?.tensor ?? RawTensor(dtype: entry.dtype, shape: entry.shape, bytes: try base.bytes(at: index))
-        return try LoRAArithmetic.apply(update, to: input, as: entries[index].dtype, reusing: &buffer)
+        return try LoRAArithmetic.apply(update, to: input, as: entries[index].dtype, reusing: &buffer, scratch: scratch)
     }
 
     func releaseMemory(forTensorAt index: Int) { base.release(index) }
@@ -144,6 +146,34 @@ final class MergeBuffer {
     }
 
     deinit { bytes.deallocate() }
+}
+
+/// Working rows for ``LoRAArithmetic/compute(_:source:sourceType:count:into:as:scratch:)``, kept
+/// from one tensor to the next so that their pages are faulted in once per merge, not per tensor.
+final class MergeScratch {
+    private(set) var values = UnsafeMutableBufferPointer<Float>.allocate(capacity: 1)
+    private(set) var delta = UnsafeMutableBufferPointer<Float>.allocate(capacity: 1)
+    private(set) var wide = UnsafeMutableBufferPointer<Double>.allocate(capacity: 1)
+
+    /// Makes `values` and `delta` hold at least `capacity` floats, and `wide` `wideCapacity` doubles.
+    func reserve(_ capacity: Int, wide wideCapacity: Int) {
+        if values.count < capacity {
+            values.deallocate()
+            delta.deallocate()
+            values = .allocate(capacity: capacity)
+            delta = .allocate(capacity: capacity)
+        }
+        if wide.count < wideCapacity {
+            wide.deallocate()
+            wide = .allocate(capacity: wideCapacity)
+        }
+    }
+
+    deinit {
+        values.deallocate()
+        delta.deallocate()
+        wide.deallocate()
+    }
 }
 
 /// The arithmetic of a merge, one base tensor at a time.
@@ -161,7 +191,8 @@ enum LoRAArithmetic {
     /// As ``apply(_:to:as:)``, writing into `buffer` when it is large enough and held by nobody
     /// else (a new buffer otherwise, left in `buffer`). The merge streams base tensors one at a
     /// time, so one buffer serves them all and no fresh pages are faulted in per tensor.
-    static func apply(_ update: LoRATensorUpdate, to input: RawTensor, as dtype: DType, reusing buffer: inout MergeBuffer?) throws -> RawTensor {
+    static func apply(_ update: LoRATensorUpdate, to input: RawTensor, as dtype: DType, reusing buffer: inout MergeBuffer?,
+                      scratch: MergeScratch = MergeScratch()) throws -> RawTensor {
         guard update.product != nil || update.addition != nil else {
             guard input.dtype != dtype else { return input }
             return try RawTensor(dtype: dtype, shape: input.shape,
@@ -174,23 +205,21 @@ enum LoRAArithmetic {
         }
         guard let owner = buffer else { preconditionFailure("unreachable: the buffer was just made") }
         let destination = UnsafeMutableRawBufferPointer(rebasing: owner.bytes[0..<byteCount])
-        input.bytes.withUnsafeBytes { source in compute(update, source: source, sourceType: input.dtype, count: count, into: destination, as: dtype) }
+        input.bytes.withUnsafeBytes { source in compute(update, source: source, sourceType: input.dtype, count: count, into: destination, as: dtype, scratch: scratch) }
         return try RawTensor(dtype: dtype, shape: input.shape, bytes: TensorBytes(borrowing: UnsafeRawBufferPointer(destination), owner: owner))
     }
 
     /// Row block by row block: decode the base values to float32, add `factor · left · right` (and
     /// the addition), encode to `dtype`.
     static func compute(_ update: LoRATensorUpdate, source: UnsafeRawBufferPointer, sourceType: DType, count: Int,
-                        into destination: UnsafeMutableRawBufferPointer, as dtype: DType) {
+                        into destination: UnsafeMutableRawBufferPointer, as dtype: DType, scratch: MergeScratch) {
         let rows = update.product?.rows ?? 1
         let columns = update.product?.columns ?? count
         let inputWidth = sourceType.bitWidth / 8, outputWidth = dtype.bitWidth / 8
         let blockRows = max(1, min(rows, blockValues / max(columns, 1)))
         let capacity = blockRows * columns
-        let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity)
-        let delta = UnsafeMutableBufferPointer<Float>.allocate(capacity: update.product == nil ? 1 : capacity)
-        let wide = UnsafeMutableBufferPointer<Double>.allocate(capacity: sourceType == .f64 ? capacity : 1)
-        defer { values.deallocate(); delta.deallocate(); wide.deallocate() }
+        scratch.reserve(capacity, wide: sourceType == .f64 ? capacity : 1)
+        let values = scratch.values, delta = scratch.delta, wide = scratch.wide
         let factor = Float(update.product?.factor ?? 0)
         var row = 0
         while row < rows {
