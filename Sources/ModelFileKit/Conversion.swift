@@ -126,7 +126,7 @@ public enum Conversion {
         defer { withExtendedLifetime(claim) {} }
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
         if let required = options.requiredInput {
-            let format = (source as? FolderSource)?.weights.format ?? source.format
+            let format = source.contentSource.format
             guard required.formats.contains(format) || required.formats.contains(source.format) else {
                 throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
             }
@@ -154,7 +154,7 @@ public enum Conversion {
         return result
     }
 
-    private static func write(_ plan: ConversionPlan, format: OutputFormat, output: String, options: ConversionOptions) throws -> ConversionResult {
+    static func write(_ plan: ConversionPlan, format: OutputFormat, output: String, options: ConversionOptions) throws -> ConversionResult {
         return try attributing(to: output) {
             switch format {
             case .safetensors:
@@ -177,7 +177,7 @@ public enum Conversion {
         let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
-        let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
+        let inputFormat = plan.source.contentSource.format
         var metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         if inputFormat == .gguf {
             // Every GGUF key, its value as JSON text, beside the "format" Hugging Face loaders check.

@@ -21,6 +21,8 @@ public struct Inspection {
     /// What a pickle format adds: globals with verdicts, plain values, storages, and for a
     /// checkpoint its summary; `nil` for formats without a pickle.
     public let torch: TorchDetails?
+    /// A LoRA adapter's kind, ranks, alphas and targets (docs/cli.md, "LoRA adapters"); `nil` for other files.
+    public let adapter: AdapterSummary?
     /// What a GGUF file adds: version, alignment, typed metadata, ggml types and offsets.
     public let gguf: GGUFDetails?
 
@@ -56,11 +58,12 @@ public struct Inspection {
         }
         tensors = listed.count == source.entries.count ? source.entries : listed.map { source.entries[$0] }
         warnings = source.warnings
-        torch = (source as? TorchFile).map(TorchDetails.init)
+        torch = (source.contentSource as? TorchFile).map(TorchDetails.init)
+        adapter = (source as? LoRAAdapterSource).map(AdapterSummary.init)
         gguf = ggufFile.map { GGUFDetails(file: $0, listed: listed) }
         // totals.parameters (docs/cli.md, inspect): the listed entries the source counts as
         // weights, each tensor once however many names it has.
-        let inner: TensorSource = (source as? FolderSource)?.weights ?? source
+        let inner: TensorSource = source.contentSource
         let rules = (inner as? ParameterCountingSource)?.parameterCounting
         var seen = Set<AnyHashable>()
         var parameters = 0
@@ -175,6 +178,7 @@ public struct Inspection {
             ("totals", .object(totalMembers)),
         ]
         if let torch { members += torch.jsonMembers }
+        if let adapter { members.append(("adapter", adapter.json)) }
         members.append(("warnings", .array(warnings.map { .string($0.message) })))
         return .object(members)
     }

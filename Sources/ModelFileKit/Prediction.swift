@@ -23,7 +23,10 @@ public struct PredictionReport {
     /// first columns are used; the target is the column named as saved, or the one left over.
     ///
     /// - Throws: `ModelFileError`, `CSVError`, `NNError`, `TrainingError`.
-    public static func predict(modelPath: String, dataPath: String?, csvText: String? = nil, activation: Activation? = nil) throws -> PredictionReport {
+    /// With `adapterPath`, the network runs with that LoRA adapter (a PEFT folder or a kohya file)
+    /// applied, unmerged: each adapted layer computes `base(x) + B(A(x))·s`.
+    public static func predict(modelPath: String, dataPath: String?, csvText: String? = nil, activation: Activation? = nil,
+                               adapterPath: String? = nil) throws -> PredictionReport {
         let saved = try attributing(to: modelPath) { try SavedNetwork(path: modelPath) }
         let layers = try attributing(to: modelPath) { try FeedForward.layerSizes(in: saved.weights) }
         var description = saved.description ?? NetworkDescription(
@@ -33,8 +36,14 @@ public struct PredictionReport {
             if description.loss == .bce { description.outputActivation = .sigmoid } else { description.outputActivation = .identity }
         }
         try attributing(to: modelPath) { try Training.checkNetwork(layers, loss: description.loss) }
-        let model = try attributing(to: modelPath) {
-            try FeedForward(stateDict: saved.weights, activation: description.activation, outputActivation: description.outputActivation)
+        let model: FeedForward
+        if let adapterPath {
+            model = try LoRATraining.network(weights: saved.weights, adapterPath: adapterPath, activation: description.activation,
+                                             outputActivation: description.outputActivation)
+        } else {
+            model = try attributing(to: modelPath) {
+                try FeedForward(stateDict: saved.weights, activation: description.activation, outputActivation: description.outputActivation)
+            }
         }
         let table = try Training.table(path: dataPath, text: csvText)
         let inputCount = layers[0]

@@ -61,6 +61,8 @@ public struct TrainingConfiguration: Sendable {
     public var plotPath: String?
     /// Replace existing outputs.
     public var overwrite = false
+    /// Train LoRA adapters over the frozen `--init` weights instead of the whole network.
+    public var lora: LoRATrainingOptions?
     /// Stop at the first epoch whose mean loss is NaN or infinite (an error, nothing written);
     /// `false` trains every epoch anyway and saves (`--no-stop-on-nan`).
     public var stopOnNonFiniteLoss = true
@@ -220,12 +222,14 @@ public enum Training {
         }
         // Every input stays claimed while training runs, and no output may be one of them
         // (checked before any work, so nothing is written and no time is lost).
-        let claims = [c.dataPath, c.initPath, c.resumePath].compactMap { $0.flatMap { InputClaim(path: $0) } }
+        let claims = [c.dataPath, c.initPath, c.resumePath, c.lora?.adapterInitPath].compactMap { $0.flatMap { InputClaim(path: $0) } }
         defer { withExtendedLifetime(claims) {} }
         for path in [c.outputPath, c.plotPath].compactMap({ $0 }) {
             try attributing(to: path) { try OutputTarget.check(path) }
         }
-        if let path = c.outputPath, OutputFormat(pathExtensionOf: path) == nil {
+        // `train --lora` without --merge writes an adapter folder: its name has no model extension.
+        let writesAdapterFolder = c.lora.map { !$0.merge } ?? false
+        if let path = c.outputPath, !writesAdapterFolder, OutputFormat(pathExtensionOf: path) == nil {
             throw ModelFileError(path: path, underlying: TrainingError.unknownOutputFormat(path))
         }
         let table = try table(path: c.dataPath, text: c.dataText)
@@ -286,7 +290,23 @@ public enum Training {
                 warnings.append(.schedulersNotApplied(kinds: resumed.schedulers.compactMap(\.kind)))
             }
         }
-        let optimizer = makeOptimizer(kind, model.parameters(), c)
+        // LoRA: adapters over the frozen base; only they train (docs/cli.md, "LoRA adapters").
+        var adapterConfig: PEFTLoRAConfig?
+        if let lora = c.lora {
+            guard c.initPath != nil else { throw LoRATrainingError.needsBase }
+            guard c.resumePath == nil else { throw LoRATrainingError.cannotResume }
+            if let path = c.outputPath {
+                let format = OutputFormat(pathExtensionOf: path)
+                if lora.merge, format == .ckpt || format == nil {
+                    throw LoRATrainingError.outputKind("--merge writes the merged network to a .safetensors or .pth file; --out \(path) is not one")
+                }
+                if !lora.merge, format != nil {
+                    throw LoRATrainingError.outputKind("--out \(path) names a file; --lora writes a PEFT adapter folder (add --merge to write the merged network)")
+                }
+            }
+            adapterConfig = try LoRATraining.attach(to: model, options: lora, using: &generator)
+        }
+        let optimizer = makeOptimizer(kind, c.lora == nil ? model.parameters() : model.trainableParameters(), c)
         if let resumed, let saved = resumed.optimizer {
             try optimizer.loadStateDict(try CheckpointBridge.optimizerState(saved.state, from: saved.file, path: saved.path))
         }
@@ -341,11 +361,16 @@ public enum Training {
 
         var outputs: [String] = []
         if let path = c.outputPath {
-            try attributing(to: path) {
-                try save(model: model, optimizer: optimizer, description: description, to: path, overwrite: c.overwrite,
-                         epochsCompleted: max(startEpoch, c.epochs), globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch)
+            if let lora = c.lora, let adapterConfig, !lora.merge {
+                outputs += try attributing(to: path) { try LoRATraining.writeAdapterFolder(model, config: adapterConfig, to: path, overwrite: c.overwrite) }
+            } else {
+                if c.lora != nil { model.mergeLoRA() }
+                try attributing(to: path) {
+                    try save(model: model, optimizer: optimizer, description: description, to: path, overwrite: c.overwrite,
+                             epochsCompleted: max(startEpoch, c.epochs), globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch)
+                }
+                outputs.append(path)
             }
-            outputs.append(path)
         }
         if let path = c.plotPath {
             try attributing(to: path) {

@@ -60,16 +60,16 @@ public struct Verification {
             return Verification(path: path, format: nil, tensors: [], findings: [explain(error, path: path)], warnings: [])
         }
         var findings: [VerificationFinding] = []
-        if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.format) {
+        if let named = OutputFormat(pathExtensionOf: path), !named.accepts(source.contentSource.format) {
             findings.append(.extensionMismatch(extension: named, content: source.format))
         }
-        if let sharded = ((source as? FolderSource)?.weights ?? source) as? ShardedModel {
+        if let sharded = source.contentSource as? ShardedModel {
             findings += sharded.disagreements.map { .shardDisagreement($0) }
         }
         // What llama.cpp refuses but gguf-py reads is a warning; faults in the file are findings.
         var warnings = source.warnings
         if let gguf = source as? GGUFFile { warnings += gguf.header.llamaCppIncompatibilities }
-        if let torch = source as? TorchFile, torch.hasBytesAfterPickle {
+        if let torch = source.contentSource as? TorchFile, torch.hasBytesAfterPickle {
             findings.append(.bytesAfterPickle)
         }
         var checks: [TensorCheck] = []

@@ -22,6 +22,11 @@ extension Inspection {
             summary.append(["  alignment", "\(gguf.alignment) bytes (data from byte \(Formatting.grouped(gguf.dataStart)))"])
         }
         lines += Formatting.table(summary)
+        if let adapter {
+            lines.append("")
+            lines.append("adapter")
+            lines += adapter.lines.map { "  " + $0 }
+        }
         if let gguf, !gguf.metadata.isEmpty {
             // GGUF metadata is typed: key, type, value (long strings and arrays shortened).
             lines.append("")
@@ -145,4 +150,31 @@ func joined(_ parts: [Shown], _ separator: Shown) -> Shown {
     var result: Shown = ""
     for (i, part) in parts.enumerated() { result = i == 0 ? part : result + separator + part }
     return result
+}
+
+extension AdapterSummary {
+    /// The adapter section: kind, rank, alpha, rsLoRA, then one line per target (with its rank and
+    /// alpha when they differ from the adapter's).
+    var lines: [Shown] {
+        func number(_ value: Double?) -> String {
+            guard let value else { return "unknown" }
+            return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        }
+        var lines: [Shown] = [
+            "kind       \(kind.rawValue)",
+            "rank       \(rank.map(String.init) ?? "unknown")",
+            "alpha      \(number(alpha))",
+            "rsLoRA     \(usesRSLoRA ? "yes" : "no")",
+            "targets    \(targets.count)",
+        ]
+        let differing = Dictionary(perTarget.map { ($0.target, ($0.rank, $0.alpha)) }, uniquingKeysWith: { first, _ in first })
+        for target in targets {
+            if let (rank, alpha) = differing[target] {
+                lines.append("  \(name: target) (rank \(rank), alpha \(number(alpha)))")
+            } else {
+                lines.append("  \(name: target)")
+            }
+        }
+        return lines
+    }
 }

@@ -41,8 +41,15 @@ public enum ModelFile {
             // The weights file must be the folder's own, not a link out of it (docs/security.md, "Folders").
             try FolderContainment(folder: path).check(weights)
             return try FolderSource(path: path, weights: try open(weights, options: options))
+        case .adapterFolder(let config, let weights):
+            let containment = try FolderContainment(folder: path)
+            try containment.check(config)
+            try containment.check(weights)
+            return try LoRAAdapterSource.openFolder(path, config: config, weights: try openFile(weights, options: options))
         default:
-            return try openFile(path, options: options)
+            // A LoRA adapter file is recognised by its tensor names (docs/formats.md, "LoRA adapters").
+            let source = try openFile(path, options: options)
+            return try LoRAAdapterSource.recognizing(source) ?? source
         }
     }
 
@@ -53,7 +60,7 @@ public enum ModelFile {
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
         case .numpyArray, .numpyArchive: return try NumPyFile(path: path, options: options)
         case .gguf: return try GGUFFile(path: path, options: options)
-        case .directory: return try open(path, options: options)
+        case .directory, .adapterFolder: return try open(path, options: options)
         }
     }
 }

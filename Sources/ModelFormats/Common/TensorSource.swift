@@ -20,6 +20,11 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     /// A TorchScript archive (`torch.jit.save`): listed read-only, its parameters and buffers by
     /// module path and its constants; its code is never run.
     case torchScript = "torchscript"
+    /// A PEFT LoRA adapter: a folder holding `adapter_config.json` and `adapter_model.safetensors`
+    /// (or `.bin`), or that weights file.
+    case peftLoRA = "peft-lora"
+    /// A kohya-style LoRA safetensors file (`lora_down` / `lora_up` / `alpha`).
+    case kohyaLoRA = "kohya-lora"
     /// A NumPy `.npy` file: one array.
     case numpyNpy = "numpy-npy"
     /// A NumPy `.npz` archive: a zip of `.npy` members.
