@@ -88,6 +88,26 @@ struct DiffAfterConvertTests {
     }
 }
 
+@Suite("strip --drop")
+struct StripDropTests {
+    @Test("--drop takes several dotted paths; each is gone from the output, and a path not in the input fails writing nothing")
+    func drop() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("s.ckpt").path
+        let result = try modelfile("strip", Fixture.path("lightning/adam_steplr.ckpt"), out, "--drop", "hyper_parameters.lr", "hyper_parameters.optimizer")
+        #expect(result.status == 0)
+        #expect(result.stderr.hasPrefix("removed loops, callbacks, optimizer_states, lr_schedulers, hyper_parameters.lr, hyper_parameters.optimizer; 12483 → "))
+        let again = folder.appendingPathComponent("again.ckpt").path
+        let missing = try modelfile("strip", out, again, "--drop", "hyper_parameters.scheduler", "hyper_parameters.lr")
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "modelfile: error: \(out): --drop hyper_parameters.lr: the checkpoint has no hyper_parameters.lr\n")
+        #expect(!FileManager.default.fileExists(atPath: again))
+        #expect(try modelfile("strip", out, again, "--drop", "hyper_parameters.scheduler", "--quiet").status == 0)
+        #expect(try modelfile("diff", out, again).status == 0, "the weights stay")
+    }
+}
+
 @Suite("predict: classes, labels and probabilities")
 struct PredictLabelTests {
     @Test("a sigmoid classifier: LABEL and PROBABILITY columns, --labels, and the JSON keys")
