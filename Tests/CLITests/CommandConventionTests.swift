@@ -151,6 +151,22 @@ struct PredictLabelTests {
         #expect(try modelfile("predict", "--model", out, "--labels", "a,").status == 64)
     }
 
+    @Test("a .ckpt converted to safetensors keeps train's description: predict gives the same answers")
+    func convertedCheckpoint() throws {
+        let folder = try Fixture.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let ckpt = folder.appendingPathComponent("m.ckpt").path, converted = folder.appendingPathComponent("m.safetensors").path
+        #expect(try modelfile("train", "--epochs", "5", "--optimizer", "adam", "--standardize", "--out", ckpt, "--quiet").status == 0)
+        #expect(try modelfile("convert", ckpt, converted, "--quiet").status == 0)
+        let inspected = try document(try modelfile("inspect", converted, "--json"))
+        let metadata = try #require(inspected["metadata"] as? [String: String])
+        #expect(metadata["modelfile.layers"] == "8,6,4,2,1" && metadata["modelfile.target"] == "diabetes" && metadata["format"] == "pt")
+        #expect(metadata["modelfile.standardization.mean"]?.hasPrefix("3.845052") == true)
+        let fromCheckpoint = try modelfile("predict", "--model", ckpt, "--labels", "no,yes")
+        #expect(fromCheckpoint.status == 0)
+        #expect(try modelfile("predict", "--model", converted, "--labels", "no,yes").stdout == fromCheckpoint.stdout)
+    }
+
     @Test("cross-entropy: the softmax of the outputs; regression: the three keys are null")
     func crossEntropyAndRegression() throws {
         let folder = try Fixture.temporaryFolder()
