@@ -282,6 +282,35 @@ struct CommandConventionTests {
         }
     }
 
+    @Test("docs/cli.md names every option that modelfile help lists, and no document names a path of this machine")
+    func documented() throws {
+        let docs = try String(contentsOf: Fixture.packageRoot.appendingPathComponent("docs/cli.md"), encoding: .utf8)
+        for command in Self.commands {
+            let help = try modelfile("help", command).stdout
+            let options = Set(help.matches(of: /--[a-z][a-z-]*/).map { String($0.output) })
+            #expect(options.count >= 2, "\(command)")
+            for option in options {
+                // The whole option: not the start of a longer one.
+                #expect([" ", "`", "]", "=", ",", ")", "\n"].contains { docs.contains(option + $0) },
+                        "\(command) \(option) is not in docs/cli.md")
+            }
+        }
+        let folders = ["docs", "Benchmarks", "scripts", "Fixtures"]
+        var documents = [Fixture.packageRoot.appendingPathComponent("README.md")]
+        for folder in folders {
+            let enumerator = FileManager.default.enumerator(at: Fixture.packageRoot.appendingPathComponent(folder), includingPropertiesForKeys: nil)
+            while let url = enumerator?.nextObject() as? URL {
+                if url.pathExtension == "md" { documents.append(url) }
+            }
+        }
+        for url in documents {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for machinePath in ["/work/", "/root/", Fixture.packageRoot.path] {
+                #expect(!text.contains(machinePath), "\(url.lastPathComponent) names \(machinePath)")
+            }
+        }
+    }
+
     @Test("bare modelfile prints the usage on stderr and exits 64; --help exits 0")
     func bare() throws {
         let result = try modelfile([])
