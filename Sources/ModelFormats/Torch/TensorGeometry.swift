@@ -153,7 +153,7 @@ public struct TensorGeometry: Sendable, Equatable {
                     let isNaN = bits & 0x7F80 == 0x7F80 && bits & 0x007F != 0
                     buffer.storeBytes(of: isNaN ? 0x7FC0 : bits ^ 0x8000, toByteOffset: i, as: UInt16.self)
                 }
-            case .i8, .u8 where negative:
+            case .i8 where negative, .u8 where negative:
                 for i in 0..<buffer.count { buffer[i] = 0 &- buffer[i] }
             case .i16 where negative:
                 negate(buffer, as: UInt16.self)
