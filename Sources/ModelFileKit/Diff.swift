@@ -139,8 +139,7 @@ public struct DiffReport {
                     ("shape", c.shapes.0 == c.shapes.1 ? .array(c.shapes.0.dimensions.map { .int($0) })
                         : .array([.array(c.shapes.0.dimensions.map { .int($0) }), .array(c.shapes.1.dimensions.map { .int($0) })])),
                     ("identical", .bool(c.identical)),
-                    // Strict JSON: an infinite or NaN difference is the string "inf" or "nan" (docs/cli.md, "modelfile diff").
-                    ("max_abs_diff", c.maxAbsoluteDifference.map { $0.isNaN ? .string("nan") : $0.isInfinite ? .string("inf") : .double($0) } ?? .null),
+                    ("max_abs_diff", c.maxAbsoluteDifference.map { .double($0) } ?? .null),
                     ("within_tolerance", .bool(c.withinTolerance)),
                 ])
             })),

@@ -244,6 +244,11 @@ struct TrainNonFiniteTests {
                 #expect(onward.status == 0, "\(onward.stderr)")
                 #expect(onward.stdout.split(separator: "\n").filter { $0.hasPrefix("Epoch[") }.count == 30)
                 #expect(FileManager.default.fileExists(atPath: out) && FileManager.default.fileExists(atPath: plot))
+                // --json stays strict JSON: the non-finite loss is a string.
+                let json = try modelfile(arguments + ["--no-stop-on-nan", "--json", "--force"])
+                let records = try #require(try document(json)["epochs"] as? [[String: Any]])
+                let stopped = records[number - 1]["loss"] as? String
+                #expect(stopped == "nan" || stopped == "inf", "\(records[number - 1])")
             }
             try? FileManager.default.removeItem(atPath: out)
             try? FileManager.default.removeItem(atPath: plot)
