@@ -183,6 +183,11 @@ public enum Conversion {
             // Every GGUF key, its value as JSON text, beside the "format" Hugging Face loaders check.
             metadata = (plan.source.metadata ?? [:]).merging(["format": "pt"]) { fromFile, _ in fromFile }
         }
+        // A network `train` saved as .pth or .ckpt keeps its description (architecture,
+        // standardisation, columns) in safetensors, where `predict` looks for it.
+        if let file = plan.source as? TorchFile, let description = NetworkDescription(torchValue: file.root["modelfile"]) {
+            metadata = (metadata ?? [:]).merging(description.metadata) { fromFile, _ in fromFile }
+        }
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
             done = done.saturatingAdded(plan.entries[index].byteCount)

@@ -111,6 +111,15 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: "Relative tolerance.")
     var rtol: Double = 0
 
+    @Option(name: .long, help: "On each side, keep the subtree at this dotted path and name tensors relative to it (a side with nothing under it keeps its names).")
+    var select: String?
+
+    @Option(name: .customLong("strip-prefix"), help: "Then remove this prefix from each side's tensor names (e.g. 'model.').")
+    var stripPrefix: String?
+
+    @Flag(name: .long, help: "Compare floating-point tensors of different dtypes by value (both widened to float64); the dtype change alone is not a difference.")
+    var cast = false
+
     @OptionGroup var output: OutputOptions
 
     @OptionGroup var reading: ReadingOptions
@@ -122,7 +131,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         try Terminal.run {
             let report = try DiffReport.diff(a, b, absoluteTolerance: atol, relativeTolerance: rtol,
-                                             options: reading.readOptions)
+                                             select: select, stripPrefix: stripPrefix, cast: cast, options: reading.readOptions)
             if output.json { Terminal.out(json: report.json) } else { Terminal.out(report.table) }
             return report.isEqual ? 0 : 1
         }

@@ -197,13 +197,31 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Activation, when the file does not record it (default sigmoid).")
     var activation: Activation?
 
+    @Option(name: .long, help: "Names of a classifier's classes in index order, comma-separated (default 0,1,...).")
+    var labels: String?
+
     @OptionGroup var output: OutputOptions
+
+    /// The `--labels` names.
+    var classNames: [String]? { labels.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } }
+
+    func validate() throws {
+        if let names = classNames {
+            guard names.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--labels \(labels ?? ""): expected class names separated by commas, none empty") }
+            guard Set(names).count == names.count else { throw ValidationError("--labels \(labels ?? ""): a class is named twice") }
+        }
+    }
 
     func run() throws {
         try Terminal.run {
-            let report = try PredictionReport.predict(modelPath: model, dataPath: data,
+            let report: PredictionReport
+            do {
+                report = try PredictionReport.predict(modelPath: model, dataPath: data,
                                                       csvText: data == nil ? BundledData.diabetesCSV : nil, activation: activation,
-                                                      adapterPath: adapter)
+                                                      adapterPath: adapter, classNames: classNames)
+            } catch let error as PredictionError {
+                throw ValidationError(error.description)  // --labels that do not fit: a usage error
+            }
             if output.json { Terminal.out(json: report.json, pretty: false) } else { Terminal.out(report.text) }
             return 0
         }
