@@ -207,8 +207,7 @@ public enum Conversion {
         var done = 0
         // Tied tensors are one storage under all their names, as torch.save writes them, so the
         // file loads into the tied model with load_state_dict(strict=True) (docs/cli.md, `convert`).
-        let items = plan.entries.enumerated().map { (key: TorchValue.string($0.element.name), value: TorchValue.tensor(plan.tiedTo[$0.offset])) }
-            + plan.aliases.map { (key: TorchValue.string($0.name), value: TorchValue.tensor(plan.tiedTo[$0.entry])) }
+        let items = plan.stateDictItems.map { (key: TorchValue.string($0.name), value: TorchValue.tensor($0.tensor)) }
         let object = TorchValue.dict(TorchDict(items, isOrdered: true))
         try TorchWriter.write(
             to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
@@ -418,6 +417,12 @@ struct ConversionPlan {
                 ElementCodec.cast(input, from: raw.dtype, to: target, into: output)
             }
         }
+    }
+
+    /// The state dict written to `.pth` and `.ckpt`: every output name, tied names and aliases
+    /// pointing at one tensor.
+    var stateDictItems: [(name: String, tensor: Int)] {
+        entries.enumerated().map { (name: $0.element.name, tensor: tiedTo[$0.offset]) } + aliases.map { (name: $0.name, tensor: tiedTo[$0.entry]) }
     }
 
     func release(_ index: Int) { source.releaseMemory(forTensorAt: sourceIndices[index]) }
