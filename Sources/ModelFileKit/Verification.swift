@@ -16,6 +16,8 @@ public struct Verification {
         public let nonFinite: Int
         /// Bool bytes other than 0 and 1.
         public let invalidBools: Int
+        /// For a folder or a sharded set: the tensor's file, relative to the folder.
+        public var file: String? = nil
     }
 
     /// The path verified.
@@ -71,28 +73,32 @@ public struct Verification {
             findings.append("data.pkl holds bytes after its STOP, which torch never reads (run modelfile scan to see what they are)")
         }
         var checks: [TensorCheck] = []
+        // In a folder or a sharded set, every finding about a tensor names its file (docs/cli.md).
+        let files = Inspection.fileLayout(of: source)?.fileOfTensor
         for (index, entry) in source.entries.enumerated() {
+            let file: String = files.map { "\($0[index]): " } ?? ""
             do {
                 let tensor = try source.tensor(at: index)
-                let check = tensor.bytes.withUnsafeBytes { bytes in
+                var check = tensor.bytes.withUnsafeBytes { bytes in
                     TensorCheck(
                         name: entry.name, dtype: entry.dtype,
                         nonFinite: ElementCodec.nonFiniteCount(bytes, dtype: entry.dtype),
                         invalidBools: entry.dtype == .bool ? bytes.reduce(0) { $0 + ($1 > 1 ? 1 : 0) } : touch(bytes))
                 }
                 source.releaseMemory(forTensorAt: index)
-                if check.nonFinite > 0 { findings.append("tensor \"\(entry.name)\": \(check.nonFinite) of \(entry.elementCount) values are NaN or infinite") }
-                if check.invalidBools > 0 { findings.append("tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
+                check.file = files?[index]
+                if check.nonFinite > 0 { findings.append("\(file)tensor \"\(entry.name)\": \(check.nonFinite) of \(entry.elementCount) values are NaN or infinite") }
+                if check.invalidBools > 0 { findings.append("\(file)tensor \"\(entry.name)\": \(check.invalidBools) bool bytes are neither 0 nor 1") }
                 checks.append(check)
             } catch let error as ReadBudgetExceeded {
                 // Every later tensor would fail the same way: one finding, and stop reading.
                 let place = error.what.hasPrefix("tensor ") ? "" : "tensor \"\(entry.name)\": "
-                findings.append("\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
+                findings.append("\(file)\(place)\(error); \(source.entries.count - index) of \(source.entries.count) tensors not read")
                 break
             } catch let error as GGUFError where error.tensor != nil {
                 findings.append("\(error)")  // it names its tensor
             } catch {
-                findings.append("tensor \"\(entry.name)\": \(error)")
+                findings.append("\(file)tensor \"\(entry.name)\": \(error)")
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: warnings)
@@ -139,7 +145,9 @@ public struct Verification {
             ("format", format.map { .string($0.rawValue) } ?? .null),
             ("clean", .bool(isClean)),
             ("tensors", .array(tensors.map { check in
-                .object([("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))])
+                var fields: [(String, JSONValue)] = [("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))]
+                if let file = check.file { fields.append(("file", .string(file))) }
+                return .object(fields)
             })),
             ("findings", .array(findings.map { .string($0) })),
             ("warnings", .array(warnings.map { .string($0.message) })),
