@@ -136,18 +136,22 @@ public struct Inspection {
         // Tied tensors: one identity shared by several entries, or safetensors aliases.
         let aliases = TiedTensors.aliases(of: source)
         var groups: [AnyHashable: [String]] = [:]
-        var groupOrder: [AnyHashable] = []
-        for index in listed {
-            if let rules, !rules[index].counts { continue }  // ties among weights only, as counted
-            let key = rules?[index].tensor ?? AnyHashable(index)
-            if groups[key] == nil { groupOrder.append(key) }
-            groups[key, default: []].append(source.entries[index].name)
-            for alias in aliases[index] ?? [] { groups[key, default: []].append(alias) }
+        if let rules {
+            // Ties among the weights only, as counted.
+            for index in listed where rules[index].counts {
+                guard let key = rules[index].tensor else { continue }
+                groups[key, default: []].append(source.entries[index].name)
+            }
         }
-        tied = groupOrder.compactMap { key -> [String]? in
-            guard let names = groups[key], names.count > 1 else { return nil }
-            return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        }.sorted { Array($0[0].utf8).lexicographicallyPrecedes(Array($1[0].utf8)) }
+        if !aliases.isEmpty {
+            let isListed = listed.count == source.entries.count ? nil : Set(listed)
+            for (index, names) in aliases where isListed?.contains(index) ?? true {
+                groups[AnyHashable(index)] = [source.entries[index].name] + names
+            }
+        }
+        tied = groups.values.filter { $0.count > 1 }
+            .map { $0.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } }
+            .sorted { Array($0[0].utf8).lexicographicallyPrecedes(Array($1[0].utf8)) }
         modules = tree ? Inspection.moduleTree(source: source, listed: listed, rules: rules, aliases: aliases) : nil
     }
 

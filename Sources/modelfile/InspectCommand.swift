@@ -27,6 +27,12 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var reading: ReadingOptions
 
+    func validate() throws {
+        if checksums, path.hasPrefix("hf://") {
+            throw ValidationError("--checksums reads every byte of the files; hf:// reads headers only (download the repository first, or see the hub's own sha256)")
+        }
+    }
+
     func run() throws {
         try Terminal.run {
             let inspection = try Inspection.inspect(

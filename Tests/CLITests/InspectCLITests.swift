@@ -134,6 +134,13 @@ struct InspectCLITests {
         #expect(!(try modelfile("inspect", Fixture.path("inspect/tied.pth")).stdout.contains("sha256")))
     }
 
+    @Test("--checksums over hf:// is a usage error: a remote inspect reads headers only")
+    func remoteChecksums() throws {
+        let result = try modelfile("inspect", "--checksums", "hf://org/name/model.safetensors")
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("modelfile: error: --checksums reads every byte of the files; hf:// reads headers only"), "\(result.stderr)")
+    }
+
     @Test("convert keeps tied tensors one storage in .pth and .ckpt, safetensors aliases included")
     func convertKeepsTies() throws {
         let folder = try Fixture.temporaryFolder()
