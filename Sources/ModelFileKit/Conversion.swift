@@ -213,7 +213,10 @@ public enum Conversion {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
         let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
-        let object = TorchValue.dict(TorchDict(plan.entries.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
+        // Tied tensors are one storage under all their names, as torch.save writes them, so the
+        // file loads into the tied model with load_state_dict(strict=True) (docs/cli.md, `convert`).
+        let items = plan.stateDictItems.map { (key: TorchValue.string($0.name), value: TorchValue.tensor($0.tensor)) }
+        let object = TorchValue.dict(TorchDict(items, isOrdered: true))
         try TorchWriter.write(
             to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
@@ -321,6 +324,10 @@ struct ConversionPlan {
     let warnings: [ModelFileWarning]
     /// The default selection applied (no `--select`), if any.
     let selection: WeightsSelection?
+    /// For each output entry, the first output entry that is the same tensor (itself when none).
+    let tiedTo: [Int]
+    /// safetensors aliases: names without a stored tensor, and the output entry they name.
+    let aliases: [(name: String, entry: Int)]
 
     init(source: TensorSource, options: ConversionOptions, output: OutputFormat = .safetensors) throws {
         self.source = source
@@ -338,13 +345,17 @@ struct ConversionPlan {
         // Names are matched and compared by their bytes (docs/formats.md, "Names and text").
         var names = Set<ExactString>()
         var uncast: [String] = []
-        for (index, entry) in source.entries.enumerated() {
-            if let roles, roles[index] == .torchScriptConstant { continue }
-            var name = entry.name
+        func renamed(_ original: String) -> String? {
+            var name = original
             if let select {
-                if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { continue }
+                if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { return nil }
             }
             if let prefix = options.stripPrefix, let rest = name.droppingBytePrefix(prefix), !rest.isEmpty { name = rest }
+            return name
+        }
+        for (index, entry) in source.entries.enumerated() {
+            if let roles, roles[index] == .torchScriptConstant { continue }
+            guard let name = renamed(entry.name) else { continue }
             guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
             var dtype = entry.dtype
             if options.dtype == nil, let target, entry.dtype == .f16 || entry.dtype == .bf16 {
@@ -358,6 +369,29 @@ struct ConversionPlan {
         if let select, entries.isEmpty, !source.entries.isEmpty { throw ConversionError.selectionEmpty(select) }
         self.entries = entries
         sourceIndices = indices
+        // Tied tensors (docs/cli.md, "Tied tensors"): entries that are one pickled tensor, and
+        // safetensors aliases, renamed as their tensors are.
+        let inner = (source as? FolderSource)?.weights ?? source
+        let identities = (inner as? ParameterCountingSource)?.parameterCounting
+        var firstOf: [AnyHashable: Int] = [:]
+        tiedTo = indices.enumerated().map { output, sourceIndex in
+            guard let identity = identities?[sourceIndex].tensor else { return output }
+            if let first = firstOf[identity] { return first }
+            firstOf[identity] = output
+            return output
+        }
+        var outputOf: [Int: Int] = [:]
+        for (output, sourceIndex) in indices.enumerated() { outputOf[sourceIndex] = output }
+        var aliases: [(name: String, entry: Int)] = []
+        for (sourceIndex, aliasNames) in TiedTensors.aliases(of: source).sorted(by: { $0.key < $1.key }) {
+            guard let output = outputOf[sourceIndex] else { continue }
+            for alias in aliasNames {
+                guard let name = renamed(alias) else { continue }
+                guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
+                aliases.append((name, output))
+            }
+        }
+        self.aliases = aliases
         warnings = uncast.isEmpty ? [] : [.castLeavesTensorsUnchanged(names: uncast)]
     }
 
@@ -391,6 +425,12 @@ struct ConversionPlan {
                 ElementCodec.cast(input, from: raw.dtype, to: target, into: output)
             }
         }
+    }
+
+    /// The state dict written to `.pth` and `.ckpt`: every output name, tied names and aliases
+    /// pointing at one tensor.
+    var stateDictItems: [(name: String, tensor: Int)] {
+        entries.enumerated().map { (name: $0.element.name, tensor: tiedTo[$0.offset]) } + aliases.map { (name: $0.name, tensor: tiedTo[$0.entry]) }
     }
 
     func release(_ index: Int) { source.releaseMemory(forTensorAt: sourceIndices[index]) }

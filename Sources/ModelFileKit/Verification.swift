@@ -16,6 +16,8 @@ public struct Verification {
         public let nonFinite: Int
         /// Bool bytes other than 0 and 1.
         public let invalidBools: Int
+        /// For a folder or a sharded set: the tensor's file, relative to the folder.
+        public var file: String? = nil
     }
 
     /// The path verified.
@@ -73,26 +75,32 @@ public struct Verification {
             findings.append(.bytesAfterPickle)
         }
         var checks: [TensorCheck] = []
+        // In a folder or a sharded set, every finding about a tensor names its file (docs/cli.md).
+        let files = Inspection.fileLayout(of: source)?.fileOfTensor
+        func named(_ finding: VerificationFinding, _ index: Int) -> VerificationFinding {
+            files.map { .inFile(file: $0[index], finding) } ?? finding
+        }
         for (index, entry) in source.entries.enumerated() {
             do {
                 let tensor = try source.tensor(at: index)
-                let check = tensor.bytes.withUnsafeBytes { bytes in
+                var check = tensor.bytes.withUnsafeBytes { bytes in
                     TensorCheck(
                         name: entry.name, dtype: entry.dtype,
                         nonFinite: ElementCodec.nonFiniteCount(bytes, dtype: entry.dtype),
                         invalidBools: entry.dtype == .bool ? bytes.reduce(0) { $0 + ($1 > 1 ? 1 : 0) } : touch(bytes))
                 }
                 source.releaseMemory(forTensorAt: index)
-                if check.nonFinite > 0 { findings.append(.nonFiniteValues(tensor: entry.name, count: check.nonFinite, elementCount: entry.elementCount)) }
-                if check.invalidBools > 0 { findings.append(.invalidBools(tensor: entry.name, count: check.invalidBools)) }
+                check.file = files?[index]
+                if check.nonFinite > 0 { findings.append(named(.nonFiniteValues(tensor: entry.name, count: check.nonFinite, elementCount: entry.elementCount), index)) }
+                if check.invalidBools > 0 { findings.append(named(.invalidBools(tensor: entry.name, count: check.invalidBools), index)) }
                 checks.append(check)
             } catch let error as ReadBudgetExceeded {
                 // Every later tensor would fail the same way: one finding, and stop reading.
-                findings.append(.readBudgetExceeded(tensor: entry.name, error: error, unreadTensors: source.entries.count - index,
-                                                    tensorCount: source.entries.count))
+                findings.append(named(.readBudgetExceeded(tensor: entry.name, error: error, unreadTensors: source.entries.count - index,
+                                                          tensorCount: source.entries.count), index))
                 break
             } catch {
-                findings.append(.unreadableTensor(tensor: entry.name, error: error))
+                findings.append(named(.unreadableTensor(tensor: entry.name, error: error), index))
             }
         }
         return Verification(path: path, format: source.format, tensors: checks, findings: findings, warnings: warnings)
@@ -138,7 +146,9 @@ public struct Verification {
             ("format", format.map { .string($0.rawValue) } ?? .null),
             ("clean", .bool(isClean)),
             ("tensors", .array(tensors.map { check in
-                .object([("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))])
+                var fields: [(String, JSONValue)] = [("name", .string(check.name)), ("dtype", .string(check.dtype.rawValue)), ("non_finite", .int(check.nonFinite))]
+                if let file = check.file { fields.append(("file", .string(file))) }
+                return .object(fields)
             })),
             ("findings", .array(findings.map { .string($0.message) })),
             ("warnings", .array(warnings.map { .string($0.message) })),
@@ -168,6 +178,8 @@ public enum VerificationFinding: CustomStringConvertible {
     case readBudgetExceeded(tensor: String, error: ReadBudgetExceeded, unreadTensors: Int, tensorCount: Int)
     /// The tensor's bytes could not be read (missing, out of bounds, inconsistent).
     case unreadableTensor(tensor: String, error: any Error)
+    /// A finding about a tensor of one file of a folder or sharded set, naming the file.
+    indirect case inFile(file: String, VerificationFinding)
 
     /// The kind of finding, for programs.
     public var code: String {
@@ -181,6 +193,7 @@ public enum VerificationFinding: CustomStringConvertible {
         case .invalidBools: return "invalid_bools"
         case .readBudgetExceeded: return "read_budget_exceeded"
         case .unreadableTensor: return "unreadable_tensor"
+        case .inFile(_, let finding): return finding.code
         }
     }
 
@@ -190,6 +203,8 @@ public enum VerificationFinding: CustomStringConvertible {
         case .nonFiniteValues(let tensor, _, _), .invalidBools(let tensor, _), .readBudgetExceeded(let tensor, _, _, _),
              .unreadableTensor(let tensor, _):
             return tensor
+        case .inFile(_, let finding):
+            return finding.tensor
         default:
             return nil
         }
@@ -220,6 +235,8 @@ public enum VerificationFinding: CustomStringConvertible {
             // A GGUF error names the tensor itself.
             let place = (error as? GGUFError)?.tensor.map { $0.isByteEqual(to: tensor) } == true ? "" : "tensor \"\(tensor)\": "
             return place + "\(error)"
+        case .inFile(let file, let finding):
+            return "\(file): \(finding.message)"
         }
     }
 
