@@ -2,7 +2,7 @@
 """Benchmarks `modelfile lora merge` beside `modelfile convert` of the same base and beside PEFT's
 merge_and_unload + save_file in Python, in the same run (docs/cli.md, "LoRA").
 
-    /work/venv/bin/python Benchmarks/lora_bench.py [--work DIR] [--runs N] [--modelfile PATH]
+    python3 Benchmarks/lora_bench.py [--work DIR] [--runs N] [--modelfile PATH]
                                                    [--layers 32] [--hidden 4096] [--dtype bf16|f32]
                                                    [--rank 16] [--keep]
 
