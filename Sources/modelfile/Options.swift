@@ -86,6 +86,7 @@ struct ShardSizeOption: ParsableArguments {
 enum FloatCast: String, ExpressibleByArgument, CaseIterable {
     case f32, f16, bf16
 
+    /// The dtype cast to.
     var dtype: DType {
         switch self {
         case .f32: return .f32
