@@ -5,6 +5,11 @@
                     the .pth and .ckpt that convert writes load into the tied model with
                     load_state_dict(strict=True), the two names share one storage, the values are
                     the model's; inspect lists the tied group;
+    inspect-folders folders as the libraries write them: save_torch_model's shards are
+                    safetensors-sharded, a pytorch_model.bin.index.json set (huggingface_hub's split
+                    plus torch.save per shard, as transformers 4 wrote it) is pytorch-sharded, one
+                    model.safetensors or pytorch_model.bin is directory, in inspect and verify; every
+                    tensor's "file" is the file the library reads it from, and "files" lists them;
     inspect-counts  totals.parameters equals sum(p.numel() for p in model.parameters()) for tied,
                     nested, transformer and Adam-checkpointed models, and --tree's module counts equal
                     those of the model's own modules; --checksums equals hashlib's sha256.
@@ -45,9 +50,11 @@ def tied_checks(modelfile, work):
     os.makedirs(inputs["save_torch_model"], exist_ok=True)
     save_torch_model(model, inputs["save_torch_model"], max_shard_size=200)
     expected = model.state_dict()
+    formats = {"torch.save": "pytorch-zip", "save_model": "safetensors", "save_torch_model": "safetensors-sharded"}
     for made_by, path in inputs.items():
         doc = inspect_json(modelfile, path)
         check(f"inspect-tied {made_by}: tied group", doc["tied"] == [["embed.weight", "lm_head.weight"]], doc["tied"])
+        check(f"inspect-tied {made_by}: format {formats[made_by]}", doc["format"] == formats[made_by], doc["format"])
         for extension in ("pth", "ckpt"):
             out = os.path.join(work, f"{made_by}.{extension}")
             run(modelfile, "convert", path, out, "--force")
@@ -66,6 +73,58 @@ def tied_checks(modelfile, work):
             check(f"inspect-tied {made_by} -> .{extension}: still tied in the model", target.lm_head.weight is target.embed.weight)
             same = all(torch.equal(state[name], expected[name]) for name in expected)
             check(f"inspect-tied {made_by} -> .{extension}: values are the model's", same)
+
+
+def folder_checks(modelfile, work):
+    from huggingface_hub import save_torch_model, split_torch_state_dict_into_shards
+    from safetensors import safe_open
+    from safetensors.torch import save_model
+    model = tied_model(105)
+    model.lm_head = torch.nn.Linear(4, 10, bias=False)  # untied: every name is stored
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+
+    def folder(name):
+        path = os.path.join(work, name)
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump({"model_type": "tied"}, f)
+        return path
+
+    def names_in(path):
+        if path.endswith(".safetensors"):
+            with safe_open(path, "pt") as f:
+                return list(f.keys())
+        return list(torch.load(path, weights_only=True))
+
+    shards = folder("safetensors_shards")
+    save_torch_model(model, shards, max_shard_size=200)
+    bins = folder("bin_shards")
+    split = split_torch_state_dict_into_shards(state, filename_pattern="pytorch_model{suffix}.bin", max_shard_size=200)
+    for shard, names in split.filename_to_tensors.items():
+        torch.save({name: state[name] for name in names}, os.path.join(bins, shard))
+    with open(os.path.join(bins, "pytorch_model.bin.index.json"), "w") as f:
+        f.write(json.dumps({"metadata": split.metadata, "weight_map": split.tensor_to_filename}, indent=2, sort_keys=True) + "\n")
+    single = folder("single_safetensors")
+    save_model(model, os.path.join(single, "model.safetensors"))
+    single_bin = folder("single_bin")
+    torch.save(state, os.path.join(single_bin, "pytorch_model.bin"))
+    cases = [(shards, "safetensors-sharded", "model.safetensors.index.json"), (bins, "pytorch-sharded", "pytorch_model.bin.index.json"),
+             (single, "directory", None), (single_bin, "directory", None)]
+    for path, expected, index in cases:
+        label = f"inspect-folders {os.path.basename(path)}"
+        doc = inspect_json(modelfile, path)
+        check(f"{label}: format {expected}", doc["format"] == expected, doc["format"])
+        weights = sorted(n for n in os.listdir(path) if n != "config.json" and not n.endswith(".index.json"))
+        listed = [f["path"] for f in doc["files"]]
+        # The index first, then the shards in order of first appearance in it.
+        check(f"{label}: files are the index and the weights",
+              listed[:1 if index else 0] == ([index] if index else []) and sorted(listed[1 if index else 0:]) == weights, listed)
+        owner = {name: weights_file for weights_file in weights for name in names_in(os.path.join(path, weights_file))}
+        check(f"{label}: every tensor's file holds it",
+              all(owner.get(t["name"]) == t["file"] for t in doc["tensors"]) and len(doc["tensors"]) == len(state))
+        verified = json.loads(run(modelfile, "verify", "--json", path).stdout)
+        check(f"{label}: verify says {expected}", verified["format"] == expected and verified["clean"], verified["format"])
+        check(f"{label}: verify names every tensor's file", [t["file"] for t in verified["tensors"]] == [t["file"] for t in doc["tensors"]])
 
 
 def module_counts(model, root=""):
@@ -129,4 +188,4 @@ def counts_checks(modelfile, work):
     check("inspect-counts Lightning checkpoint: parameters", doc["totals"]["parameters"] == facts["parameters"])
 
 
-SECTIONS = {"inspect-tied": tied_checks, "inspect-counts": counts_checks}
+SECTIONS = {"inspect-tied": tied_checks, "inspect-folders": folder_checks, "inspect-counts": counts_checks}

@@ -294,7 +294,7 @@ public enum Strip {
         let file = try attributing(to: input) { () throws -> TorchFile in
             let source = try ModelFile.open(input, options: options)
             guard let torch = source as? TorchFile else {
-                throw StripError.notACheckpoint(found: source.format == .directory ? "a directory" : "a \(source.format.rawValue) file")
+                throw StripError.notACheckpoint(found: source is FolderSource ? "a directory" : "a \(source.format.rawValue) file")
             }
             return torch
         }

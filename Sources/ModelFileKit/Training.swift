@@ -541,7 +541,7 @@ public struct SavedNetwork {
         let source = try ModelFile.open(path)
         guard let file = source as? TorchFile else {
             if resuming {
-                throw TrainingError.notACheckpoint(found: source.format == .directory ? "a directory" : "a \(source.format.rawValue) file")
+                throw TrainingError.notACheckpoint(found: source is FolderSource ? "a directory" : "a \(source.format.rawValue) file")
             }
             weights = try source.stateDict()
             description = source.metadata.flatMap(NetworkDescription.init(metadata:))

@@ -29,16 +29,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from tensor names (e.g. 'model.').")
     var stripPrefix: String?
 
-    @Option(name: .customLong("max-shard-size"), help: "Write shards of at most this size (5GB = 5×10^9 bytes, 5GiB = 5×2^30) plus an index into the folder OUT.")
-    var maxShardSize: String?
+    @OptionGroup var shards: ShardSizeOption
 
-    @Flag(name: .long, help: "Overwrite existing output files.")
-    var force = false
-
-    @Flag(name: .long, help: "Write nothing on stderr unless the command fails: no progress, warnings or 'wrote' lines.")
-    var quiet = false
-
-    @OptionGroup var reading: ReadingOptions
+    @OptionGroup var writing: WritingOptions
 
     /// `pth-to-safetensors` and friends: the input formats each spelling accepts, and the output.
     static let spellings: [String: (inputs: Set<ModelFormat>, output: OutputFormat)] = {
@@ -73,7 +66,6 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func validate() throws {
-        Terminal.isQuiet = quiet
         guard arguments.count == 2 || arguments.count == 3 else {
             throw ValidationError("expected IN OUT, or a spelling such as pth-to-safetensors followed by IN OUT")
         }
@@ -89,9 +81,7 @@ struct ConvertCommand: ParsableCommand {
                 ?? OutputFormat(pathExtensionOf: arguments[arguments.count - 1])
             guard output == .gguf else { throw ValidationError("--dtype q8_0 writes GGUF blocks; use a .gguf output or --to gguf") }
         }
-        if let maxShardSize, ByteSize.parse(maxShardSize) == nil {
-            throw ValidationError("--max-shard-size \(maxShardSize) is not a size (e.g. 5GB, 500MiB, 1000000)")
-        }
+        try shards.check()
     }
 
     func run() throws {
@@ -107,10 +97,10 @@ struct ConvertCommand: ParsableCommand {
             options.quantization = dtype?.quantization
             options.select = select
             options.stripPrefix = stripPrefix
-            options.maxShardBytes = maxShardSize.flatMap(ByteSize.parse)
-            options.overwrite = force
-            options.readOptions = reading.readOptions
-            let progress = ProgressLine(quiet: quiet)
+            options.maxShardBytes = shards.maxShardBytes
+            options.overwrite = writing.force
+            options.readOptions = writing.reading.readOptions
+            let progress = ProgressLine(quiet: writing.quiet)
             options.progress = progress.update
             let result: ConversionResult
             do {
@@ -134,14 +124,7 @@ enum ConvertDType: String, ExpressibleByArgument, CaseIterable {
     case f32, f16, bf16, q8_0
 
     /// The float dtype to cast to, or `nil` for a block type.
-    var dtype: DType? {
-        switch self {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .q8_0: return nil
-        }
-    }
+    var dtype: DType? { FloatCast(rawValue: rawValue)?.dtype }
 
     /// The GGUF block type to quantize to, if any.
     var quantization: GGMLType? { self == .q8_0 ? .q8_0 : nil }

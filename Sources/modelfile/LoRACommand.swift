@@ -1,7 +1,6 @@
 import ArgumentParser
 import ModelFileKit
 import ModelFormats
-import TensorData
 
 /// `modelfile lora`: LoRA adapter files.
 struct LoRACommand: ParsableCommand {
@@ -36,28 +35,18 @@ struct LoRAMergeCommand: ParsableCommand {
     var scale: Double = 1
 
     @Option(name: .long, help: "Write floating-point tensors as f32, f16 or bf16 (merged ones are rounded once, to it).")
-    var dtype: MergeDType?
+    var dtype: FloatCast?
 
     @Option(name: .long, help: "Output format: safetensors, pth or ckpt (default: from OUT's extension).")
     var to: OutputFormat?
 
-    @Option(name: .customLong("max-shard-size"), help: "Write shards of at most this size (5GB = 5×10^9 bytes, 5GiB = 5×2^30) plus an index into the folder OUT.")
-    var maxShardSize: String?
+    @OptionGroup var shards: ShardSizeOption
 
-    @Flag(name: .long, help: "Overwrite existing output files.")
-    var force = false
-
-    @Flag(name: .long, help: "Write nothing on stderr unless the command fails: no progress, warnings or 'wrote' lines.")
-    var quiet = false
-
-    @OptionGroup var reading: ReadingOptions
+    @OptionGroup var writing: WritingOptions
 
     func validate() throws {
-        Terminal.isQuiet = quiet
         guard scale.isFinite else { throw ValidationError("--scale \(scale) is not a finite number") }
-        if let maxShardSize, ByteSize.parse(maxShardSize) == nil {
-            throw ValidationError("--max-shard-size \(maxShardSize) is not a size (e.g. 5GB, 500MiB, 1000000)")
-        }
+        try shards.check()
     }
 
     func run() throws {
@@ -66,10 +55,10 @@ struct LoRAMergeCommand: ParsableCommand {
             options.scale = scale
             options.dtype = dtype?.dtype
             options.outputFormat = to
-            options.maxShardBytes = maxShardSize.flatMap(ByteSize.parse)
-            options.overwrite = force
-            options.readOptions = reading.readOptions
-            let progress = ProgressLine(quiet: quiet)
+            options.maxShardBytes = shards.maxShardBytes
+            options.overwrite = writing.force
+            options.readOptions = writing.reading.readOptions
+            let progress = ProgressLine(quiet: writing.quiet)
             options.progress = progress.update
             let result = try LoRAMerge.merge(base: base, adapter: adapter, output: out, options: options)
             progress.finish()
@@ -81,19 +70,6 @@ struct LoRAMergeCommand: ParsableCommand {
             Terminal.note("merged \(result.adapterKind.rawValue) adapter into \(result.mergedTensorCount) tensors\(replaced)")
             Terminal.note("wrote \(result.conversion.tensorCount) tensors to \(result.conversion.outputs.joined(separator: ", "))")
             return 0
-        }
-    }
-}
-
-/// The dtypes `lora merge --dtype` accepts: float casts only (merged values are rounded once, to it).
-enum MergeDType: String, ExpressibleByArgument, CaseIterable {
-    case f32, f16, bf16
-
-    var dtype: DType {
-        switch self {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ModelFileKit
 import ModelFormats
+import TensorData
 
 /// `--json` and `--quiet`, shared by the commands that print reports.
 struct OutputOptions: ParsableArguments {
@@ -47,3 +48,50 @@ struct ReadingOptions: ParsableArguments {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
+
+/// `--force`, `--quiet` and the reading options, shared by the commands that write a model file
+/// (`convert`, `strip`, `lora merge`).
+struct WritingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Overwrite existing output files.")
+    var force = false
+
+    @Flag(name: .long, help: "Write nothing on stderr unless the command fails: no progress, warnings or 'wrote' lines.")
+    var quiet = false
+
+    @OptionGroup var reading: ReadingOptions
+
+    func validate() throws {
+        Terminal.isQuiet = quiet
+    }
+}
+
+/// `--max-shard-size`: write a folder of shards plus an index (`convert`, `lora merge`).
+struct ShardSizeOption: ParsableArguments {
+    @Option(name: .customLong("max-shard-size"), help: "Write shards of at most this size (5GB = 5×10^9 bytes, 5GiB = 5×2^30) plus an index into the folder OUT.")
+    var maxShardSize: String?
+
+    /// The largest shard in bytes, or `nil` for one output file.
+    var maxShardBytes: Int? { maxShardSize.flatMap(ByteSize.parse) }
+
+    /// Refuses a size that does not parse. A command calls it among its own checks (not as
+    /// `validate()`, which runs first), so its usage errors keep their order.
+    func check() throws {
+        if let maxShardSize, ByteSize.parse(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size \(maxShardSize) is not a size (e.g. 5GB, 500MiB, 1000000)")
+        }
+    }
+}
+
+/// The float dtypes a `--dtype` casts to (`lora merge`; `convert` adds Q8_0 blocks).
+enum FloatCast: String, ExpressibleByArgument, CaseIterable {
+    case f32, f16, bf16
+
+    /// The dtype cast to.
+    var dtype: DType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        }
+    }
+}

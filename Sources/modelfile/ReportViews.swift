@@ -12,7 +12,13 @@ extension Verification {
         var lines: [Shown] = ["\(name: path): \(format?.rawValue ?? "unreadable"), \(tensors.count) tensors read"]
         let nonFinite = tensors.filter { $0.nonFinite > 0 }
         if !nonFinite.isEmpty {
-            lines += Formatting.table([["NAME", "DTYPE", "NON-FINITE"]] + nonFinite.map { [Shown($0.name), "\($0.dtype.rawValue)", "\($0.nonFinite)"] })
+            // In a folder or a sharded set each row names the tensor's file, as inspect's table does.
+            let inFiles = tensors.contains { $0.file != nil }
+            let header: [Shown] = inFiles ? ["NAME", "DTYPE", "NON-FINITE", "FILE"] : ["NAME", "DTYPE", "NON-FINITE"]
+            lines += Formatting.table([header] + nonFinite.map { check in
+                let row: [Shown] = [Shown(check.name), "\(check.dtype.rawValue)", "\(check.nonFinite)"]
+                return inFiles ? row + [Shown(check.file ?? "")] : row
+            })
         }
         lines += findings.map { "finding: \($0)" }
         lines.append(isClean ? "clean" : "\(findings.count) finding(s)")

@@ -22,16 +22,9 @@ struct StripCommand: ParsableCommand {
             help: "Also remove the entry at each dotted path (e.g. hyper_parameters.data_dir; several allowed). A path not in the input is an error.")
     var drop: [String] = []
 
-    @Flag(name: .long, help: "Overwrite an existing output file.")
-    var force = false
-
-    @Flag(name: .long, help: "Write nothing on stderr unless the command fails.")
-    var quiet = false
-
-    @OptionGroup var reading: ReadingOptions
+    @OptionGroup var writing: WritingOptions
 
     func validate() throws {
-        Terminal.isQuiet = quiet
         for part in keep where Strip.keepChoices[part] == nil {
             throw ValidationError("--keep \(part): expected one of \(Strip.keepChoices.keys.sorted().joined(separator: ", "))")
         }
@@ -39,8 +32,8 @@ struct StripCommand: ParsableCommand {
 
     func run() throws {
         try Terminal.run {
-            let result = try Strip.strip(input: input, output: output, keep: Set(keep), drop: drop, overwrite: force,
-                                         options: reading.readOptions)
+            let result = try Strip.strip(input: input, output: output, keep: Set(keep), drop: drop, overwrite: writing.force,
+                                         options: writing.reading.readOptions)
             for warning in result.warnings { Terminal.warning(warning) }
             let parts = result.removedKeys + result.droppedPaths.filter { !result.removedKeys.contains($0) }
             let removed: Shown = parts.isEmpty ? "nothing to remove" : "removed \(parts.joined(separator: ", "))"

@@ -287,17 +287,48 @@ struct CommandConventionTests {
         }
     }
 
-    @Test("docs/cli.md names every option that modelfile help lists, and no document names a path of this machine")
+    /// The parts of docs/cli.md about `command`: every heading that names it (`modelfile CMD …`, or
+    /// the code span `` `CMD` `` as in "More on `convert`"), each with the text up to the next
+    /// heading of the same or a higher level. Lines inside fenced code blocks are never headings.
+    static func sections(of command: String, in docs: String) -> String {
+        var text: [Substring] = []
+        var level: Int?
+        var fenced = false
+        for line in docs.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { fenced.toggle() }
+            if !fenced, line.hasPrefix("#") {
+                let depth = line.prefix { $0 == "#" }.count
+                if let open = level, depth <= open { level = nil }
+                if level == nil, ["modelfile \(command) ", "modelfile \(command)`", "`\(command)`"].contains(where: { line.contains($0) }) {
+                    level = depth
+                }
+            }
+            if level != nil { text.append(line) }
+        }
+        return text.joined(separator: "\n")
+    }
+
+    /// Whether `text` holds `option` whole: not as the start of a longer option.
+    static func names(_ option: String, in text: String) -> Bool {
+        [" ", "`", "]", "=", ",", ")", "\n"].contains { text.contains(option + $0) }
+    }
+
+    @Test("docs/cli.md names every option that modelfile help lists in that command's own section, and no document names a path of this machine")
     func documented() throws {
         let docs = try String(contentsOf: Fixture.packageRoot.appendingPathComponent("docs/cli.md"), encoding: .utf8)
-        for command in Self.commands {
-            let help = try modelfile("help", command).stdout
+        // --help and --version belong to every command: the general rules name them once.
+        let everyCommand: Set<String> = ["--help", "--version"]
+        let general = try #require(docs.range(of: "\n## General rules\n")).upperBound
+        let generalRules = String(docs[general..<(docs[general...].range(of: "\n#")?.lowerBound ?? docs.endIndex)])
+        for option in everyCommand { #expect(Self.names(option, in: generalRules), "\(option) is not in docs/cli.md's General rules") }
+        for command in Self.commands + ["lora merge"] {
+            let help = try modelfile(["help"] + command.split(separator: " ").map(String.init)).stdout
             let options = Set(help.matches(of: /--[a-z][a-z-]*/).map { String($0.output) })
-            #expect(options.count >= 2, "\(command)")
-            for option in options {
-                // The whole option: not the start of a longer one.
-                #expect([" ", "`", "]", "=", ",", ")", "\n"].contains { docs.contains(option + $0) },
-                        "\(command) \(option) is not in docs/cli.md")
+            #expect(options.count >= 4, "\(command)")
+            let section = Self.sections(of: command, in: docs)
+            #expect(section.hasPrefix("## `modelfile \(command) ") || section.hasPrefix("### `modelfile \(command) "), "\(command): \(section.prefix(80))")
+            for option in options.subtracting(everyCommand) {
+                #expect(Self.names(option, in: section), "\(command) \(option) is not in the command's section of docs/cli.md")
             }
         }
         let folders = ["docs", "Benchmarks", "scripts", "Fixtures"]

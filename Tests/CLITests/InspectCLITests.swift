@@ -86,6 +86,7 @@ struct InspectCLITests {
         let weightMap = try #require(index["weight_map"] as? [String: String])
         let factFiles = try #require(facts["files"] as? [[String: Any]])
         let json = try document("inspect", "--json", "--checksums", Fixture.path("inspect/tied_sharded"))
+        #expect(json["format"] as? String == "safetensors-sharded")
         #expect(json["sha256"] == nil)
         let files = try #require(json["files"] as? [[String: Any]])
         #expect(files.map { $0["path"] as? String } == ["model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
@@ -99,9 +100,11 @@ struct InspectCLITests {
         }
         // The index given directly: the same files, relative to its folder.
         let direct = try document("inspect", "--json", Fixture.path("inspect/tied_sharded/model.safetensors.index.json"))
+        #expect(direct["format"] as? String == "safetensors-sharded")
         #expect((direct["files"] as? [[String: Any]])?.map { $0["sha256"] == nil } == [true, true, true])
         #expect((direct["tensors"] as? [[String: Any]])?.first?["file"] as? String == "model-00001-of-00002.safetensors")
         let table = try modelfile("inspect", Fixture.path("inspect/tied_sharded")).stdout
+        #expect(table.contains("\n  format    safetensors-sharded\n"), "\(table)")
         #expect(table.contains("NAME           DTYPE  SHAPE    SIZE   FILE\nembed.weight   F32    [10, 4]  160 B  model-00001-of-00002.safetensors\n"), "\(table)")
         #expect(table.contains("\nfiles\n  model.safetensors.index.json      273 bytes"), "\(table)")
     }
@@ -111,6 +114,7 @@ struct InspectCLITests {
         let facts = try expected("nested_folder")
         let weights = try #require((facts["files"] as? [[String: Any]])?.first { $0["path"] as? String == "model.safetensors" })
         let json = try document("inspect", "--json", "--checksums", "--tree", Fixture.path("inspect/nested_folder"))
+        #expect(json["format"] as? String == "directory", "one weights file: the folder's own format")
         let files = try #require(json["files"] as? [[String: Any]])
         #expect(files.count == 1)
         #expect(files.first?["path"] as? String == "model.safetensors")
@@ -120,6 +124,40 @@ struct InspectCLITests {
         #expect((json["tensors"] as? [[String: Any]])?.allSatisfy { $0["file"] as? String == "model.safetensors" } == true)
         #expect(modules(json["modules"]) == modules(facts["modules"]))
         #expect((json["totals"] as? [String: Any])?["parameters"] as? Int == facts["parameters"] as? Int)
+    }
+
+    @Test("a folder of a pytorch_model.bin.index.json set is pytorch-sharded and names its files; one pytorch_model.bin is a directory")
+    func pytorchFolders() throws {
+        let facts = try #require(try Fixture.json("folders/pytorch_sharded.json") as? [String: Any])
+        let weightMap = try #require((facts["index"] as? [String: Any])?["weight_map"] as? [String: String])
+        let sizes = Dictionary(uniqueKeysWithValues: try #require(facts["files"] as? [[String: Any]]).map { ($0["path"] as? String ?? "", $0["bytes"] as? Int ?? -1) })
+        let sharded = Fixture.path("folders/pytorch_sharded")
+        let json = try document("inspect", "--json", sharded)
+        #expect(json["format"] as? String == "pytorch-sharded")
+        let files = try #require(json["files"] as? [[String: Any]])
+        #expect(files.map { $0["path"] as? String } == ["pytorch_model.bin.index.json", "pytorch_model-00001-of-00003.bin",
+                                                        "pytorch_model-00002-of-00003.bin", "pytorch_model-00003-of-00003.bin"])
+        for file in files { #expect(file["bytes"] as? Int == sizes[file["path"] as? String ?? ""], "\(file)") }
+        let tensors = try #require(json["tensors"] as? [[String: Any]])
+        #expect(tensors.map { $0["name"] as? String } == (facts["state_dict"] as? [String])?.map { Optional($0) })
+        for tensor in tensors { #expect(tensor["file"] as? String == weightMap[tensor["name"] as? String ?? ""], "\(tensor)") }
+        // The index given directly is the same set.
+        #expect(try document("inspect", "--json", sharded + "/pytorch_model.bin.index.json")["format"] as? String == "pytorch-sharded")
+        let table = try modelfile("inspect", sharded).stdout
+        #expect(table.hasPrefix("\(sharded)\n  format  pytorch-sharded\n"), "\(table)")
+        #expect(table.contains("NAME              DTYPE  SHAPE   SIZE  FILE\nencoder.0.weight  F32    [5, 3]  60 B  pytorch_model-00001-of-00003.bin\n"), "\(table)")
+        let verified = try document("verify", "--json", sharded)
+        #expect(verified["format"] as? String == "pytorch-sharded")
+        #expect((verified["tensors"] as? [[String: Any]])?.map { $0["file"] as? String } == tensors.map { $0["file"] as? String })
+        #expect(try modelfile("verify", sharded).stdout.hasPrefix("\(sharded): pytorch-sharded, 6 tensors read\n"))
+
+        let single = Fixture.path("folders/pytorch_single")
+        let singleJSON = try document("inspect", "--json", single)
+        #expect(singleJSON["format"] as? String == "directory")
+        #expect((singleJSON["files"] as? [[String: Any]])?.map { $0["path"] as? String } == ["pytorch_model.bin"])
+        #expect((singleJSON["tensors"] as? [[String: Any]])?.allSatisfy { $0["file"] as? String == "pytorch_model.bin" } == true)
+        #expect(try document("verify", "--json", single)["format"] as? String == "directory")
+        #expect(try modelfile("inspect", single).stdout.hasPrefix("\(single)\n  format  directory\n"))
     }
 
     @Test("--checksums on a single file: sha256 at the top level and in the table; never without it, nor a files list")
@@ -175,7 +213,7 @@ struct InspectCLITests {
         #expect(try modelfile("convert", "--to", "pth", Fixture.path("inspect/tied.pth"), folder.appendingPathComponent("w.bin").path).status == 0)
     }
 
-    @Test("verify in a shard folder names the file in its finding and its JSON")
+    @Test("verify in a shard folder names the file in its finding, its table and its JSON")
     func verifyNamesFile() throws {
         let folder = try Fixture.temporaryFolder().appendingPathComponent("set")
         try FileManager.default.copyItem(at: Fixture.url("inspect/tied_sharded"), to: folder)
@@ -188,6 +226,10 @@ struct InspectCLITests {
         let result = try modelfile("verify", folder.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("finding: model-00002-of-00002.safetensors: tensor \"body.0.bias\": 1 of 4 values are NaN or infinite\n"), "\(result.stdout)")
+        // The table of non-finite tensors names each one's file, as inspect's table does.
+        #expect(result.stdout.contains("\nNAME         DTYPE  NON-FINITE  FILE\nbody.0.bias  F32    1           model-00002-of-00002.safetensors\n"),
+                "\(result.stdout)")
+        #expect(result.stdout.hasPrefix("\(folder.path): safetensors-sharded, 3 tensors read\n"), "\(result.stdout)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try modelfile("verify", "--json", folder.path).stdout.utf8)) as? [String: Any])
         #expect((json["tensors"] as? [[String: Any]])?.map { $0["file"] as? String } == [
             "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model-00002-of-00002.safetensors"])

@@ -227,7 +227,12 @@ for warning in quantized.warnings { print(warning.code.rawValue, "-", warning.me
 let scan = try ModelFile.scan("Fixtures/library/evil.pth")
 print(scan.isClean, scan.globals.filter { !$0.allowed }.map { $0.module + "." + $0.name })
 for finding in scan.findings { print(finding.code) }
-tutorialBlock(26)  // docs/library.md line 620
+tutorialBlock(26)  // docs/library.md line 610
+for folder in ["Fixtures/library/fnn_sharded", "Fixtures/library/bert-tiny"] {
+    let listing = try ModelFile.inspect(folder)
+    print(listing.format.rawValue, listing.files?.map(\.path) ?? [], listing.tensorFiles?.first ?? "")
+}
+tutorialBlock(27)  // docs/library.md line 636
 var loraRNG = SplitMix64(seed: 3)
 let adapted = DiabetesNet(using: &loraRNG)
 try adapted.load(from: "diabetes.safetensors")

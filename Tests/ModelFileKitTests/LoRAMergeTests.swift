@@ -126,7 +126,7 @@ struct LoRAMergeTests {
         #expect(result.conversion.outputs.count > 2)
         #expect(FileManager.default.fileExists(atPath: path + "/model.safetensors.index.json"))
         let merged = try ModelFile.open(path)
-        #expect(merged.format == .directory)
+        #expect(merged.format == .safetensorsSharded)
         let reference = try tensors(Fixture.path("lora/plain/merged.safetensors"))
         for (index, entry) in merged.entries.enumerated() {
             #expect(values(try merged.tensor(at: index)) == values(try #require(reference[entry.name])), "\(entry.name)")

@@ -78,9 +78,10 @@ struct SafetensorsReaderTests {
         #expect(set.disagreements.isEmpty)
         #expect(set.warnings.isEmpty, "total_size agrees")
         let folder = try ModelFile.open(Fixture.path("safetensors/sharded"))
-        #expect(folder.format == .directory)
+        #expect(folder.format == .safetensorsSharded)
         #expect(folder.entries.count == 5)
         let single = try ModelFile.open(Fixture.path("safetensors/single_shard"))
+        #expect(single.format == .directory)
         #expect(single.entries.count == 5)
     }
 
@@ -127,7 +128,7 @@ struct ShardedTorchTests {
         try #"{"metadata": {"total_size": 380}, "weight_map": {\#(map)}}"#
             .write(to: folder.appendingPathComponent("pytorch_model.bin.index.json"), atomically: true, encoding: .utf8)
         let model = try ModelFile.open(folder.path)
-        #expect(model.format == .directory)
+        #expect(model.format == .pytorchSharded)
         let sharded = try #require((model as? FolderSource)?.weights as? ShardedModel)
         #expect(sharded.format == .pytorchSharded && sharded.disagreements.isEmpty && sharded.warnings.isEmpty)
         #expect(model.entries.map(\.name) == names)

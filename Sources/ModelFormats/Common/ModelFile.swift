@@ -65,14 +65,20 @@ public enum ModelFile {
     }
 }
 
-/// A Hugging Face model folder, read through the weights file it holds.
+/// A Hugging Face model folder, read through the weights file (or sharded set) it holds.
 public final class FolderSource: TensorSource {
     /// The path the source was opened from.
     public let path: String
     /// The source for the weights file inside the folder.
     public let weights: TensorSource
-    /// Always ``ModelFormat/directory``.
-    public var format: ModelFormat { .directory }
+    /// ``ModelFormat/safetensorsSharded`` or ``ModelFormat/pytorchSharded`` when the folder's
+    /// weights are a sharded set (its `*.index.json`), else ``ModelFormat/directory``.
+    public var format: ModelFormat {
+        switch weights.format {
+        case .safetensorsSharded, .pytorchSharded: return weights.format
+        default: return .directory
+        }
+    }
 
     init(path: String, weights: TensorSource) throws {
         self.path = path

@@ -5,9 +5,9 @@ import TensorData
 public enum ModelFormat: String, Sendable, CaseIterable {
     /// A single `.safetensors` file.
     case safetensors
-    /// `model.safetensors.index.json` plus its shards.
+    /// `model.safetensors.index.json` plus its shards, or a folder whose weights they are.
     case safetensorsSharded = "safetensors-sharded"
-    /// `pytorch_model.bin.index.json` plus its torch archive shards.
+    /// `pytorch_model.bin.index.json` plus its torch archive shards, or a folder whose weights they are.
     case pytorchSharded = "pytorch-sharded"
     /// A `torch.save` zip archive (`.pth`, `.pt`, `.bin`).
     case pytorchZip = "pytorch-zip"
@@ -15,7 +15,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case pytorchLegacy = "pytorch-legacy"
     /// A PyTorch Lightning checkpoint (a zip or legacy torch file holding Lightning's keys).
     case lightningCheckpoint = "lightning-ckpt"
-    /// A Hugging Face style model folder.
+    /// A Hugging Face style model folder whose weights are one file (`model.safetensors`,
+    /// `pytorch_model.bin`).
     case directory
     /// A TorchScript archive (`torch.jit.save`): listed read-only, its parameters and buffers by
     /// module path and its constants; its code is never run.
