@@ -73,5 +73,9 @@ let package = Package(
         .testTarget(name: "ModelFileKitTests", dependencies: ["ModelFileKit", "ModelFormats", "TensorData", "TestSupport"]),
         .testTarget(name: "HubClientTests", dependencies: ["HubClient", "ModelFormats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "JSONReader"]),
+        // The library as a consumer sees it: `import ModelFile` only (TestSupport finds fixtures).
+        .testTarget(name: "LibraryTests", dependencies: ["ModelFile", "TestSupport"]),
+        // docs/library.md, compiled and run (Tutorial.swift is generated from its code blocks).
+        .testTarget(name: "LibraryDocTests", dependencies: ["ModelFile", "TestSupport"]),
     ]
 )

@@ -37,17 +37,18 @@ public final class ReadBudget: Sendable {
     public var usedByteCount: Int { used.load(ordering: .relaxed) }
 
     /// Counts `byteCount` more bytes for `what` (`tensor "w"`, `zip entry archive/data/0`), or
-    /// throws without counting them if the allowance would be exceeded.
+    /// throws without counting them if the allowance would be exceeded. `tensor` names the tensor
+    /// the bytes are for, when they are a tensor's (``ReadBudgetExceeded/tensor``).
     ///
     /// - Throws: ``ReadBudgetExceeded``.
-    public func reserve(_ byteCount: Int, for what: @autoclosure () -> String) throws(ReadBudgetExceeded) {
+    public func reserve(_ byteCount: Int, for what: @autoclosure () -> String, tensor: String? = nil) throws(ReadBudgetExceeded) {
         guard byteCount > 0 else { return }
         var current = used.load(ordering: .relaxed)
         while true {
             let (total, overflow) = current.addingReportingOverflow(byteCount)
             guard !overflow, total <= allowance else {
                 throw ReadBudgetExceeded(what: what(), requested: byteCount, alreadyUsed: current, fileByteCount: fileByteCount,
-                                         limit: limit, allowance: allowance)
+                                         limit: limit, allowance: allowance, tensor: tensor)
             }
             let (exchanged, original) = used.compareExchange(expected: current, desired: total, ordering: .relaxed)
             if exchanged { return }
@@ -83,15 +84,19 @@ public struct ReadBudgetExceeded: Error, Equatable, CustomStringConvertible {
     public let limit: Int
     /// The whole allowance.
     public let allowance: Int
+    /// The tensor the bytes were for, when they were a tensor's (not a zip entry's): lets a caller
+    /// that names the tensor itself tell whether the message already does.
+    public let tensor: String?
 
     /// The error for `what` needing `requested` bytes with `alreadyUsed` materialised.
-    public init(what: String, requested: Int, alreadyUsed: Int, fileByteCount: Int, limit: Int, allowance: Int) {
+    public init(what: String, requested: Int, alreadyUsed: Int, fileByteCount: Int, limit: Int, allowance: Int, tensor: String? = nil) {
         self.what = what
         self.requested = requested
         self.alreadyUsed = alreadyUsed
         self.fileByteCount = fileByteCount
         self.limit = limit
         self.allowance = allowance
+        self.tensor = tensor
     }
 
     public var description: String {

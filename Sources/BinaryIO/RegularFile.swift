@@ -11,6 +11,8 @@ import Glibc
 
 /// What is at a path, as `stat(2)` reports its type.
 public enum FileKind: Equatable, Sendable {
+    /// A regular file, a directory, a FIFO, a socket, a character or block device, a symbolic link
+    /// (seen only by `lstat`), or anything else.
     case regular, directory, fifo, socket, characterDevice, blockDevice, symbolicLink, other
 
     /// The kind of `mode` (`st_mode`).

@@ -600,6 +600,7 @@ public struct JSONCursor {
 
 /// The kind of the next JSON value.
 public enum JSONKind: Sendable, Equatable {
+    /// An object, an array, a string, a number, `true`/`false`, or `null`.
     case object, array, string, number, bool, null
 
     /// The JSON type's name for messages ("object", "string", …).

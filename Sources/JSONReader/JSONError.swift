@@ -93,21 +93,37 @@ public enum JSONFault: Equatable, Sendable, CustomStringConvertible {
 
 /// What the reader expected where it found something else.
 public enum JSONExpectation: String, Equatable, Sendable, CustomStringConvertible {
+    /// Any value (after `:`, at the start of the document).
     case value = "a value"
+    /// A member's key (after `,` in an object).
     case key = "a string key"
+    /// A member's key or the end of an empty object.
     case keyOrObjectEnd = "a string key or '}'"
+    /// The `:` after a key.
     case colon = "':'"
+    /// The `,` before another member, or the end of the object.
     case commaOrObjectEnd = "',' or '}'"
+    /// An element, or the end of an empty array.
     case valueOrArrayEnd = "a value or ']'"
+    /// The `,` before another element, or the end of the array.
     case commaOrArrayEnd = "',' or ']'"
+    /// The `"` that ends a string.
     case closingQuote = "the closing '\"'"
+    /// One of `"\/bfnrtu` after a backslash.
     case escape = "an escape character after a backslash"
+    /// A digit (after a sign, a decimal point or an exponent mark).
     case digit = "a digit"
+    /// The rest of `true`.
     case literalTrue = "true"
+    /// The rest of `false`.
     case literalFalse = "false"
+    /// The rest of `null`.
     case literalNull = "null"
+    /// An object (a pull reader asked for one).
     case object = "'{'"
+    /// An array (a pull reader asked for one).
     case array = "'['"
+    /// A string (a pull reader asked for one).
     case string = "'\"'"
 
     public var description: String { rawValue }

@@ -3,11 +3,17 @@ import ExactText
 /// A JSON value read exactly: strings byte for byte, integers exact, object members in document
 /// order with their keys compared by bytes.
 public enum JSONNode: Sendable, Equatable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// A number, exactly as written.
     case number(JSONNumber)
+    /// A string, its escapes resolved.
     case string(String)
+    /// An array, in order.
     case array([JSONNode])
+    /// An object, its members in document order.
     case object(JSONObject)
 
     /// Parses a whole document: one value, surrounded by whitespace only.

@@ -455,7 +455,7 @@ extension Conversion {
         let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         try CheckpointWriter.writeWeights(
-            entries: plan.entries, to: output, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
+            entries: plan.entries, to: output, overwrite: options.overwrite, stateDict: plan.stateDictItems, tensorBytes: plan.bytes(at:),
             didWrite: { index in
                 plan.release(index)
                 done = done.saturatingAdded(plan.entries[index].byteCount)

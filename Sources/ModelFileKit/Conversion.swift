@@ -4,8 +4,11 @@ import TensorData
 
 /// Output formats `convert` writes.
 public enum OutputFormat: String, Sendable, CaseIterable {
+    /// A `.safetensors` file (or, with `--max-shard-size`, a folder of shards).
     case safetensors
+    /// A `.pth`/`.pt`/`.bin` torch zip archive of an `OrderedDict`.
     case pth
+    /// A `.ckpt` Lightning checkpoint.
     case ckpt
     /// A NumPy `.npz` archive of `.npy` members.
     case npz
@@ -123,7 +126,7 @@ public enum Conversion {
         defer { withExtendedLifetime(claim) {} }
         let source = try attributing(to: input) { try ModelFile.open(input, options: options.readOptions) }
         if let required = options.requiredInput {
-            let format = (source as? FolderSource)?.weights.format ?? source.format
+            let format = source.contentSource.format
             guard required.formats.contains(format) || required.formats.contains(source.format) else {
                 throw ModelFileError(path: input, underlying: ConversionError.inputFormatMismatch(spelling: required.spelling, found: source.format))
             }
@@ -151,7 +154,7 @@ public enum Conversion {
         return result
     }
 
-    private static func write(_ plan: ConversionPlan, format: OutputFormat, output: String, options: ConversionOptions) throws -> ConversionResult {
+    static func write(_ plan: ConversionPlan, format: OutputFormat, output: String, options: ConversionOptions) throws -> ConversionResult {
         return try attributing(to: output) {
             switch format {
             case .safetensors:
@@ -174,11 +177,16 @@ public enum Conversion {
         let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
         // safetensors inputs keep their metadata as it is; others get Hugging Face's {"format": "pt"}.
-        let inputFormat = (plan.source as? FolderSource)?.weights.format ?? plan.source.format
+        let inputFormat = plan.source.contentSource.format
         var metadata = inputFormat == .safetensors || inputFormat == .safetensorsSharded ? plan.source.metadata : ["format": "pt"]
         if inputFormat == .gguf {
             // Every GGUF key, its value as JSON text, beside the "format" Hugging Face loaders check.
             metadata = (plan.source.metadata ?? [:]).merging(["format": "pt"]) { fromFile, _ in fromFile }
+        }
+        // A network `train` saved as .pth or .ckpt keeps its description (architecture,
+        // standardisation, columns) in safetensors, where `predict` looks for it.
+        if let file = plan.source as? TorchFile, let description = NetworkDescription(torchValue: file.root["modelfile"]) {
+            metadata = (metadata ?? [:]).merging(description.metadata) { fromFile, _ in fromFile }
         }
         let didWrite: (Int) -> Void = { index in
             plan.release(index)
@@ -205,7 +213,10 @@ public enum Conversion {
         guard options.maxShardBytes == nil else { throw ConversionError.shardingNeedsSafetensors }
         let total = plan.entries.saturatingSum(\.byteCount)
         var done = 0
-        let object = TorchValue.dict(TorchDict(plan.entries.enumerated().map { (key: .string($0.element.name), value: .tensor($0.offset)) }, isOrdered: true))
+        // Tied tensors are one storage under all their names, as torch.save writes them, so the
+        // file loads into the tied model with load_state_dict(strict=True) (docs/cli.md, `convert`).
+        let items = plan.stateDictItems.map { (key: TorchValue.string($0.name), value: TorchValue.tensor($0.tensor)) }
+        let object = TorchValue.dict(TorchDict(items, isOrdered: true))
         try TorchWriter.write(
             to: output, object: object, tensors: plan.entries, overwrite: options.overwrite, tensorBytes: plan.bytes(at:),
             didWrite: { index in
@@ -313,6 +324,10 @@ struct ConversionPlan {
     let warnings: [ModelFileWarning]
     /// The default selection applied (no `--select`), if any.
     let selection: WeightsSelection?
+    /// For each output entry, the first output entry that is the same tensor (itself when none).
+    let tiedTo: [Int]
+    /// safetensors aliases: names without a stored tensor, and the output entry they name.
+    let aliases: [(name: String, entry: Int)]
 
     init(source: TensorSource, options: ConversionOptions, output: OutputFormat = .safetensors) throws {
         self.source = source
@@ -330,13 +345,17 @@ struct ConversionPlan {
         // Names are matched and compared by their bytes (docs/formats.md, "Names and text").
         var names = Set<ExactString>()
         var uncast: [String] = []
-        for (index, entry) in source.entries.enumerated() {
-            if let roles, roles[index] == .torchScriptConstant { continue }
-            var name = entry.name
+        func renamed(_ original: String) -> String? {
+            var name = original
             if let select {
-                if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { continue }
+                if let rest = name.droppingBytePrefix(select + ".") { name = rest } else if !name.isByteEqual(to: select) { return nil }
             }
             if let prefix = options.stripPrefix, let rest = name.droppingBytePrefix(prefix), !rest.isEmpty { name = rest }
+            return name
+        }
+        for (index, entry) in source.entries.enumerated() {
+            if let roles, roles[index] == .torchScriptConstant { continue }
+            guard let name = renamed(entry.name) else { continue }
             guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
             var dtype = entry.dtype
             if options.dtype == nil, let target, entry.dtype == .f16 || entry.dtype == .bf16 {
@@ -350,6 +369,29 @@ struct ConversionPlan {
         if let select, entries.isEmpty, !source.entries.isEmpty { throw ConversionError.selectionEmpty(select) }
         self.entries = entries
         sourceIndices = indices
+        // Tied tensors (docs/cli.md, "Tied tensors"): entries that are one pickled tensor, and
+        // safetensors aliases, renamed as their tensors are.
+        let inner = (source as? FolderSource)?.weights ?? source
+        let identities = (inner as? ParameterCountingSource)?.parameterCounting
+        var firstOf: [AnyHashable: Int] = [:]
+        tiedTo = indices.enumerated().map { output, sourceIndex in
+            guard let identity = identities?[sourceIndex].tensor else { return output }
+            if let first = firstOf[identity] { return first }
+            firstOf[identity] = output
+            return output
+        }
+        var outputOf: [Int: Int] = [:]
+        for (output, sourceIndex) in indices.enumerated() { outputOf[sourceIndex] = output }
+        var aliases: [(name: String, entry: Int)] = []
+        for (sourceIndex, aliasNames) in TiedTensors.aliases(of: source).sorted(by: { $0.key < $1.key }) {
+            guard let output = outputOf[sourceIndex] else { continue }
+            for alias in aliasNames {
+                guard let name = renamed(alias) else { continue }
+                guard names.insert(ExactString(name)).inserted else { throw ConversionError.nameCollision(name) }
+                aliases.append((name, output))
+            }
+        }
+        self.aliases = aliases
         warnings = uncast.isEmpty ? [] : [.castLeavesTensorsUnchanged(names: uncast)]
     }
 
@@ -383,6 +425,12 @@ struct ConversionPlan {
                 ElementCodec.cast(input, from: raw.dtype, to: target, into: output)
             }
         }
+    }
+
+    /// The state dict written to `.pth` and `.ckpt`: every output name, tied names and aliases
+    /// pointing at one tensor.
+    var stateDictItems: [(name: String, tensor: Int)] {
+        entries.enumerated().map { (name: $0.element.name, tensor: tiedTo[$0.offset]) } + aliases.map { (name: $0.name, tensor: tiedTo[$0.entry]) }
     }
 
     func release(_ index: Int) { source.releaseMemory(forTensorAt: sourceIndices[index]) }

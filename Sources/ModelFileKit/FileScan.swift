@@ -49,7 +49,7 @@ enum FileScan {
         switch kind {
         case .safetensors:
             return ScannedFile(path: name, content: .safetensors, pickles: [])
-        case .shardIndex, .directory:
+        case .shardIndex, .directory, .adapterFolder:
             // Indexes are followed by the folder scan, which scans the shards they name.
             return ScannedFile(path: name, content: .other(looksLike: "a sharded set's index"), pickles: [])
         case .zipArchive:

@@ -43,7 +43,8 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
     }
 
     /// Renders the document; `pretty` uses two-space indentation (arrays of scalars stay on one
-    /// line). Non-finite doubles become null.
+    /// line). Non-finite doubles become the strings `"nan"`, `"inf"` and `"-inf"`, so the document
+    /// stays strict JSON (docs/cli.md, "General rules").
     public func rendered(pretty: Bool = true) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(4096)
@@ -59,7 +60,7 @@ public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, Expressi
         case .uint64(let value): out.append(contentsOf: String(value).utf8)
         case .double(let value):
             if !value.isFinite {
-                out.append(contentsOf: "null".utf8)
+                out.append(contentsOf: (value.isNaN ? "\"nan\"" : value < 0 ? "\"-inf\"" : "\"inf\"").utf8)
             } else if value == value.rounded(), abs(value) < 1e15 {
                 out.append(contentsOf: (String(Int(value)) + ".0").utf8)
             } else {

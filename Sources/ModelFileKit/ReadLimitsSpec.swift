@@ -76,8 +76,11 @@ public enum ByteSize {
 
 /// A `--limits` value that cannot be used.
 public enum LimitsSpecError: Error, Equatable, CustomStringConvertible {
+    /// An item that is not `NAME=VALUE`.
     case malformed(String)
+    /// A name that is not one of the budgets.
     case unknownName(String)
+    /// A value that is not a positive number or size.
     case badValue(name: String, value: String)
 
     public var description: String {

@@ -145,13 +145,23 @@ private struct TensorIdentity: Hashable {
 
 enum TorchInspection {
     /// Scalars and non-tensor leaves by dotted path, depth first, at most `limit` of them.
+    ///
+    /// In a checkpoint (a top-level dict holding `state_dict`), the `loops` and `callbacks` subtrees
+    /// are one value each, how many values they hold (docs/cli.md, "Checkpoints").
     static func plainValues(_ root: TorchValue, limit: Int) -> [(path: String, summary: String)] {
         var result: [(String, String)] = []
         var pending: [(TorchValue, String)] = [(root, "")]
         var visits = 0
+        var collapsed: Set<String> = []
+        if case .dict(let top) = root, top["state_dict"] != nil { collapsed = ["loops", "callbacks"] }
         func join(_ path: String, _ component: String) -> String { path.isEmpty ? component : path + "." + component }
         while let (value, path) = pending.popLast(), result.count < limit, visits < 1_000_000 {
             visits += 1
+            if collapsed.contains(path), !path.isEmpty {
+                let count = leafCount(value, visits: &visits)
+                result.append((path, "\(count) value\(count == 1 ? "" : "s") (not listed)"))
+                continue
+            }
             switch value {
             case .tensor, .storage:
                 continue
@@ -180,6 +190,23 @@ enum TorchInspection {
             }
         }
         return result
+    }
+}
+
+extension TorchInspection {
+    /// How many leaves (tensors included) `value` holds, counting at most a million visits.
+    static func leafCount(_ value: TorchValue, visits: inout Int) -> Int {
+        var count = 0
+        var pending = [value]
+        while let next = pending.popLast(), visits < 1_000_000 {
+            visits += 1
+            switch next {
+            case .dict(let dict): pending += dict.entries.map(\.value)
+            case .list(let items), .tuple(let items), .set(let items): pending += items
+            default: count += 1
+            }
+        }
+        return count
     }
 }
 

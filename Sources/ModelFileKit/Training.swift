@@ -10,6 +10,7 @@ import Glibc
 
 /// The optimizers `train` offers.
 public enum OptimizerKind: String, Sendable, CaseIterable {
+    /// SGD (with optional momentum), Adam, AdamW, with PyTorch's defaults.
     case sgd, adam, adamw
 }
 
@@ -26,17 +27,27 @@ public struct TrainingConfiguration: Sendable {
     public var target: String?
     /// Layer sizes, input first; `nil` for 8,6,4,2,1 with the input size taken from the data.
     public var layerSizes: [Int]?
+    /// The activation after each hidden layer (and the output, for BCE).
     public var activation: Activation = .sigmoid
+    /// The loss.
     public var loss: LossKind = .bce
+    /// The optimizer.
     public var optimizer: OptimizerKind = .sgd
+    /// The learning rate.
     public var learningRate = 0.01
+    /// SGD's momentum.
     public var momentum = 0.0
     /// `nil` for the optimizer's default (0; 0.01 for AdamW).
     public var weightDecay: Double?
+    /// Examples per batch.
     public var batchSize = 32
+    /// Passes over the training rows.
     public var epochs = 100
+    /// Whether each epoch visits the rows in a new random order.
     public var shuffle = true
+    /// The seed of the initialisation, the shuffling and the validation split.
     public var seed: UInt64 = 0
+    /// Whether inputs are standardised with statistics fitted on the training rows.
     public var standardize = false
     /// The fraction of rows held out for validation (0 for none).
     public var validationSplit = 0.0
@@ -50,6 +61,8 @@ public struct TrainingConfiguration: Sendable {
     public var plotPath: String?
     /// Replace existing outputs.
     public var overwrite = false
+    /// Train LoRA adapters over the frozen `--init` weights instead of the whole network.
+    public var lora: LoRATrainingOptions?
     /// Stop at the first epoch whose mean loss is NaN or infinite (an error, nothing written);
     /// `false` trains every epoch anyway and saves (`--no-stop-on-nan`).
     public var stopOnNonFiniteLoss = true
@@ -78,6 +91,7 @@ public struct TrainingResult: Sendable {
     public let startEpoch: Int
     /// Classification accuracy (BCE, cross-entropy) or mean squared error (MSE) of the final network.
     public let accuracy: Double?
+    /// The mean squared error (MSE) of the final network, or `nil` for classification.
     public let meanSquaredError: Double?
     /// Where the metric was measured: "training data" or "validation split".
     public let evaluatedOn: String
@@ -115,10 +129,15 @@ public struct TrainingResult: Sendable {
 
 /// A problem with a training request or its data.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    /// The first layer size is not the number of input columns.
     case layersDoNotFitData(layers: [Int], features: Int)
+    /// A setting outside its range (named in the text).
     case invalidSetting(String)
+    /// Cross-entropy targets that are not class indices below the number of outputs.
     case targetsNotClassIndices(column: String, classes: Int, found: Float)
+    /// An optimizer that cannot be resumed or used.
     case unsupportedOptimizer(String)
+    /// An output path whose extension names no format train writes.
     case unknownOutputFormat(String)
     /// Neither a CSV path nor CSV text was given.
     case noData
@@ -203,12 +222,14 @@ public enum Training {
         }
         // Every input stays claimed while training runs, and no output may be one of them
         // (checked before any work, so nothing is written and no time is lost).
-        let claims = [c.dataPath, c.initPath, c.resumePath].compactMap { $0.flatMap { InputClaim(path: $0) } }
+        let claims = [c.dataPath, c.initPath, c.resumePath, c.lora?.adapterInitPath].compactMap { $0.flatMap { InputClaim(path: $0) } }
         defer { withExtendedLifetime(claims) {} }
         for path in [c.outputPath, c.plotPath].compactMap({ $0 }) {
             try attributing(to: path) { try OutputTarget.check(path) }
         }
-        if let path = c.outputPath, OutputFormat(pathExtensionOf: path) == nil {
+        // `train --lora` without --merge writes an adapter folder: its name has no model extension.
+        let writesAdapterFolder = c.lora.map { !$0.merge } ?? false
+        if let path = c.outputPath, !writesAdapterFolder, OutputFormat(pathExtensionOf: path) == nil {
             throw ModelFileError(path: path, underlying: TrainingError.unknownOutputFormat(path))
         }
         let table = try table(path: c.dataPath, text: c.dataText)
@@ -269,7 +290,23 @@ public enum Training {
                 warnings.append(.schedulersNotApplied(kinds: resumed.schedulers.compactMap(\.kind)))
             }
         }
-        let optimizer = makeOptimizer(kind, model.parameters(), c)
+        // LoRA: adapters over the frozen base; only they train (docs/cli.md, "LoRA adapters").
+        var adapterConfig: PEFTLoRAConfig?
+        if let lora = c.lora {
+            guard c.initPath != nil else { throw LoRATrainingError.needsBase }
+            guard c.resumePath == nil else { throw LoRATrainingError.cannotResume }
+            if let path = c.outputPath {
+                let format = OutputFormat(pathExtensionOf: path)
+                if lora.merge, format == .ckpt || format == nil {
+                    throw LoRATrainingError.outputKind("--merge writes the merged network to a .safetensors or .pth file; --out \(path) is not one")
+                }
+                if !lora.merge, format != nil {
+                    throw LoRATrainingError.outputKind("--out \(path) names a file; --lora writes a PEFT adapter folder (add --merge to write the merged network)")
+                }
+            }
+            adapterConfig = try LoRATraining.attach(to: model, options: lora, using: &generator)
+        }
+        let optimizer = makeOptimizer(kind, c.lora == nil ? model.parameters() : model.trainableParameters(), c)
         if let resumed, let saved = resumed.optimizer {
             try optimizer.loadStateDict(try CheckpointBridge.optimizerState(saved.state, from: saved.file, path: saved.path))
         }
@@ -324,11 +361,16 @@ public enum Training {
 
         var outputs: [String] = []
         if let path = c.outputPath {
-            try attributing(to: path) {
-                try save(model: model, optimizer: optimizer, description: description, to: path, overwrite: c.overwrite,
-                         epochsCompleted: max(startEpoch, c.epochs), globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch)
+            if let lora = c.lora, let adapterConfig, !lora.merge {
+                outputs += try attributing(to: path) { try LoRATraining.writeAdapterFolder(model, config: adapterConfig, to: path, overwrite: c.overwrite) }
+            } else {
+                if c.lora != nil { model.mergeLoRA() }
+                try attributing(to: path) {
+                    try save(model: model, optimizer: optimizer, description: description, to: path, overwrite: c.overwrite,
+                             epochsCompleted: max(startEpoch, c.epochs), globalStep: globalStep, stepsInLastEpoch: stepsInLastEpoch)
+                }
+                outputs.append(path)
             }
-            outputs.append(path)
         }
         if let path = c.plotPath {
             try attributing(to: path) {

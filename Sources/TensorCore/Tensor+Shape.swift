@@ -47,12 +47,13 @@ extension Tensor {
     /// Removes every dimension of size 1 (PyTorch's `squeeze()`).
     public func squeezed() -> Tensor { reshaped(shape.filter { $0 != 1 }) }
 
-    /// Removes dimension `axis`, which must have size 1 (a negative axis counts from the end).
+    /// Removes dimension `axis` if its size is 1, and otherwise returns the same shape, as PyTorch's
+    /// `squeeze(dim)` does (a negative axis counts from the end).
     ///
-    /// Traps if that dimension's size is not 1.
+    /// Traps if `axis` is out of range.
     public func squeezed(axis: Int) -> Tensor {
         let axis = Tensor.normalize(axis: axis, rank: rank)
-        precondition(shape[axis] == 1, "squeezed(axis: \(axis)): dimension has size \(shape[axis]), not 1")
+        guard shape[axis] == 1 else { return reshaped(shape) }
         var newShape = shape
         newShape.remove(at: axis)
         return reshaped(newShape)

@@ -10,27 +10,49 @@
 /// `rawValue` is the safetensors spelling (`"F32"`, `"BF16"`, `"F8_E4M3"`, …). Every fact about a
 /// dtype (bit width, torch name, kind) comes from one `switch` below, pinned by `DTypeTests`.
 public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
+    /// Booleans, one byte each (torch `bool`).
     case bool = "BOOL"
+    /// Packed 4-bit floats, E2M1, two per byte (torch `float4_e2m1fn_x2`).
     case f4 = "F4"
+    /// 6-bit floats with 2 exponent and 3 mantissa bits (no torch dtype).
     case f6e2m3 = "F6_E2M3"
+    /// 6-bit floats with 3 exponent and 2 mantissa bits (no torch dtype).
     case f6e3m2 = "F6_E3M2"
+    /// Unsigned 8-bit integers (torch `uint8`).
     case u8 = "U8"
+    /// Signed 8-bit integers (torch `int8`).
     case i8 = "I8"
+    /// 8-bit floats, E5M2 (torch `float8_e5m2`).
     case f8e5m2 = "F8_E5M2"
+    /// 8-bit floats, E4M3 without infinities (torch `float8_e4m3fn`).
     case f8e4m3 = "F8_E4M3"
+    /// 8-bit exponent-only scales, E8M0 (torch `float8_e8m0fnu`).
     case f8e8m0 = "F8_E8M0"
+    /// 8-bit floats, E4M3 with one NaN and no negative zero (torch `float8_e4m3fnuz`).
     case f8e4m3fnuz = "F8_E4M3FNUZ"
+    /// 8-bit floats, E5M2 with one NaN and no negative zero (torch `float8_e5m2fnuz`).
     case f8e5m2fnuz = "F8_E5M2FNUZ"
+    /// Signed 16-bit integers (torch `int16`).
     case i16 = "I16"
+    /// Unsigned 16-bit integers (torch `uint16`).
     case u16 = "U16"
+    /// IEEE half-precision floats (torch `float16`).
     case f16 = "F16"
+    /// bfloat16: float32 with the low 16 mantissa bits dropped (torch `bfloat16`).
     case bf16 = "BF16"
+    /// Signed 32-bit integers (torch `int32`).
     case i32 = "I32"
+    /// Unsigned 32-bit integers (torch `uint32`).
     case u32 = "U32"
+    /// IEEE single-precision floats (torch `float32`), the compute type of the tensor runtime.
     case f32 = "F32"
+    /// Complex numbers of two float32 parts (torch `complex64`).
     case c64 = "C64"
+    /// IEEE double-precision floats (torch `float64`).
     case f64 = "F64"
+    /// Signed 64-bit integers (torch `int64`).
     case i64 = "I64"
+    /// Unsigned 64-bit integers (torch `uint64`).
     case u64 = "U64"
     /// torch `complex128`; not a safetensors dtype.
     case c128 = "C128"

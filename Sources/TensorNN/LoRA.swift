@@ -99,8 +99,8 @@ public final class LoRALinear: Module {
 extension Module {
     /// Attaches a fresh LoRA adapter to every `Linear` layer whose dotted name (as in
     /// ``namedModules()``) equals one of `targets` or ends with `"." + target` — PEFT's matching of
-    /// `target_modules` — and freezes every other parameter of the model, as PEFT's
-    /// `get_peft_model` does. The layers stay where they are (properties need not be `var`); each
+    /// `target_modules` — and freezes every other parameter of the model except the adapters
+    /// attached before, as PEFT's `get_peft_model` and `add_adapter` do. The layers stay where they are (properties need not be `var`); each
     /// then computes `base(x) + lora_B(lora_A(x))·scaling` and names its parameters
     /// `<layer>.base_layer.weight`, `<layer>.base_layer.bias`, `<layer>.lora_A.weight`,
     /// `<layer>.lora_B.weight`. Adapters are initialised in module order from `generator`.
@@ -137,7 +137,14 @@ extension Module {
                 chosen.insert(name)
             }
         }
-        setRequiresGrad(false)
+        // Freeze everything but the adapters already attached (PEFT's _mark_only_adapters_as_trainable),
+        // so adapters added by several calls (one per rank, say) all train.
+        var adapterParameters = Set<ObjectIdentifier>()
+        for (_, layer) in loraLayers() {
+            guard let lora = layer.lora else { continue }
+            for parameter in lora.loraA.parameters() + lora.loraB.parameters() { adapterParameters.insert(ObjectIdentifier(parameter)) }
+        }
+        for parameter in parameters() where !adapterParameters.contains(ObjectIdentifier(parameter)) { parameter.requiresGrad = false }
         var wrapped: [String] = []
         for (name, module) in modules where chosen.contains(name) {
             guard let linear = module as? Linear else { continue }

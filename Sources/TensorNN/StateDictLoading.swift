@@ -34,9 +34,11 @@ extension Module {
     ///
     /// - Throws: ``NNError/stateDictMismatch(missing:unexpected:shapeMismatches:)`` in strict mode;
     ///   ``NNError/unconvertibleTensor(name:dtype:)`` if a needed entry has a complex dtype (the
-    ///   name as written in the state dict).
+    ///   name as written in the state dict); ``NNError/unreflectableProperty(module:property:kind:)``
+    ///   for a module whose parameters reflection cannot name (``Module/checkReflection()``).
     @discardableResult
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true, prefix: String = "") throws -> StateDictLoadReport {
+        try checkReflection()
         let named = namedParameters()
         var report = StateDictLoadReport()
         var known = Set<ExactString>()  // names compare by their bytes

@@ -1,7 +1,7 @@
 // Lays archives out like torch 2.x's PyTorchStreamWriter (pytorch/pytorch
-// caffe2/serialize/inline_container.cc with miniz `mz_zip_writer_add_mem_ex_v2`), as measured
-// (docs/formats.md, "Torch zip archives"): stored entries, flags 0x0808 with data descriptors, an
-// "FB" extra field of 'Z' bytes aligning every entry's data to 64 bytes, and zip64 end records always.
+// caffe2/serialize/inline_container.cc with miniz `mz_zip_writer_add_mem_ex_v2`), as
+// docs/formats.md "Torch zip archives" records: stored entries, flags 0x0808 with data descriptors, an "FB" extra field of
+// 'Z' bytes aligning every entry's data to 64 bytes, and zip64 end records always.
 
 import ExactText
 import BinaryIO

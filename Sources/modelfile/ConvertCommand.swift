@@ -80,6 +80,10 @@ struct ConvertCommand: ParsableCommand {
         if arguments.count == 3, ConvertCommand.spellings[arguments[0]] == nil {
             throw ValidationError("unknown conversion \"\(arguments[0])\"; expected e.g. pth-to-safetensors, safetensors-to-pth, ckpt-to-safetensors")
         }
+        // `--to` that contradicts OUT's extension is a usage error (docs/cli.md, `convert`).
+        if let to, let named = OutputFormat(pathExtensionOf: arguments[arguments.count - 1]), named != to {
+            throw ValidationError("--to \(to.rawValue) contradicts the extension of \(arguments[arguments.count - 1]), which names \(named.rawValue)")
+        }
         if dtype == .q8_0 {
             let output = to ?? (arguments.count == 3 ? ConvertCommand.spellings[arguments[0]]?.output : nil)
                 ?? OutputFormat(pathExtensionOf: arguments[arguments.count - 1])

@@ -19,12 +19,24 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: "Only list tensors whose names match this shell glob (e.g. '*.weight').")
     var filter: String?
 
+    @Flag(name: .long, help: "Read every byte and give each file's SHA-256, as sha256sum and the Hugging Face hub show it.")
+    var checksums = false
+
+    @Flag(name: .long, help: "Print the module tree of the weights with each module's parameter count.")
+    var tree = false
+
     @OptionGroup var reading: ReadingOptions
+
+    func validate() throws {
+        if checksums, path.hasPrefix("hf://") {
+            throw ValidationError("--checksums reads every byte of the files; hf:// reads headers only (download the repository first, or see the hub's own sha256)")
+        }
+    }
 
     func run() throws {
         try Terminal.run {
             let inspection = try Inspection.inspect(
-                path: path, filter: filter, options: reading.readOptions)
+                path: path, filter: filter, checksums: checksums, tree: tree, options: reading.readOptions)
             if output.json { Terminal.out(json: inspection.json(full: full)) } else { Terminal.out(inspection.table) }
             for warning in inspection.warnings { Terminal.warning(warning) }
             return 0
@@ -111,6 +123,15 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: "Relative tolerance.")
     var rtol: Double = 0
 
+    @Option(name: .long, help: "On each side, keep the subtree at this dotted path and name tensors relative to it (a side with nothing under it keeps its names).")
+    var select: String?
+
+    @Option(name: .customLong("strip-prefix"), help: "Then remove this prefix from each side's tensor names (e.g. 'model.').")
+    var stripPrefix: String?
+
+    @Flag(name: .long, help: "Compare floating-point tensors of different dtypes by value (both widened to float64); the dtype change alone is not a difference.")
+    var cast = false
+
     @OptionGroup var output: OutputOptions
 
     @OptionGroup var reading: ReadingOptions
@@ -122,7 +143,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         try Terminal.run {
             let report = try DiffReport.diff(a, b, absoluteTolerance: atol, relativeTolerance: rtol,
-                                             options: reading.readOptions)
+                                             select: select, stripPrefix: stripPrefix, cast: cast, options: reading.readOptions)
             if output.json { Terminal.out(json: report.json) } else { Terminal.out(report.table) }
             return report.isEqual ? 0 : 1
         }

@@ -16,7 +16,7 @@ struct ModelfileCommand: ParsableCommand {
             Exit codes: 0 success, 1 findings, 2 failure, 64 usage error.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, DiffCommand.self, ScanCommand.self, StripCommand.self, TrainCommand.self, PredictCommand.self, DownloadCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, DiffCommand.self, ScanCommand.self, StripCommand.self, TrainCommand.self, PredictCommand.self, DownloadCommand.self, LoRACommand.self]
     )
 
     /// Parses and runs a command. Usage errors are one `modelfile: error: ` line on stderr (the

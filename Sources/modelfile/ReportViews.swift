@@ -82,9 +82,23 @@ extension ScanReport {
 }
 
 extension PredictionReport {
-    /// One line of outputs per row, then the metric.
+    /// For a classifier, a table: a header row, then per CSV row its label, that label's
+    /// probability and the raw outputs. For a regression network, one line of outputs per row.
+    /// Then the metric.
     var text: Shown {
-        var lines: [Shown] = predictions.map { row in "\(row.map { DecimalText.fixed(Double($0), digits: 6) }.joined(separator: ","))" }
+        func outputs(_ row: [Float]) -> String { row.map { DecimalText.fixed(Double($0), digits: 6) }.joined(separator: ",") }
+        var lines: [Shown]
+        if let labels, let probabilities, let classes {
+            var rows: [[Shown]] = [["ROW", "LABEL", "PROBABILITY", classes.count == 2 && predictions.first?.count == 1 ? "OUTPUT" : "OUTPUTS"]]
+            for (index, row) in predictions.enumerated() {
+                let chosen = classes.firstIndex(of: labels[index]) ?? 0
+                rows.append([Shown("\(index + 1)"), Shown(name: labels[index]), Shown(DecimalText.fixed(probabilities[index][chosen], digits: 6)),
+                             Shown(outputs(row))])
+            }
+            lines = Formatting.table(rows, rightAligned: [0, 2])
+        } else {
+            lines = predictions.map { row in Shown(outputs(row)) }
+        }
         if let accuracy { lines.append("accuracy: \(DecimalText.fixed(accuracy, digits: 4))") }
         if let meanSquaredError { lines.append("mse: \(DecimalText.fixed(meanSquaredError, digits: 6))") }
         return Shown.lines(lines)

@@ -18,7 +18,8 @@ struct StripCommand: ParsableCommand {
             help: "Parts to keep: optimizer, schedulers, loops, callbacks, hyper_parameters (several allowed).")
     var keep: [String] = []
 
-    @Option(name: .long, help: "Also remove the entry at this dotted path (e.g. hyper_parameters.data_dir; repeatable).")
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Also remove the entry at each dotted path (e.g. hyper_parameters.data_dir; several allowed). A path not in the input is an error.")
     var drop: [String] = []
 
     @Flag(name: .long, help: "Overwrite an existing output file.")

@@ -77,17 +77,46 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Overwrite existing outputs.")
     var force = false
 
+    @Option(name: .long, help: "Train LoRA adapters of this rank over the frozen --init weights; --out DIR writes a PEFT adapter folder.")
+    var lora: Int?
+
+    @Option(name: .customLong("lora-alpha"), help: "LoRA alpha: the update is scaled by alpha / rank (default 8).")
+    var loraAlpha: Double?
+
+    @Option(name: .customLong("lora-targets"), help: "Layers that get adapters, e.g. linear1,linear2 (default: every layer).")
+    var loraTargets: String?
+
+    @Flag(name: .customLong("use-rslora"), help: "Scale the LoRA update by alpha / sqrt(rank) (rank-stabilised LoRA).")
+    var useRSLoRA = false
+
+    @Option(name: .customLong("adapter-init"), help: "Start the adapters from this PEFT adapter folder instead of PEFT's initialisation.")
+    var adapterInit: String?
+
+    @Flag(name: .long, help: "With --lora: write the merged network to --out FILE (.safetensors or .pth) instead of an adapter folder.")
+    var merge = false
     @Flag(name: .customLong("no-stop-on-nan"), help: "Train every epoch even when an epoch's mean loss is NaN or infinite, and save.")
     var noStopOnNaN = false
 
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        if let lora, lora < 1 { throw ValidationError("--lora \(lora): the rank must be at least 1") }
+        if lora == nil, loraAlpha != nil || loraTargets != nil || useRSLoRA || adapterInit != nil || merge {
+            throw ValidationError("--lora-alpha, --lora-targets, --use-rslora, --adapter-init and --merge need --lora RANK")
+        }
+        if let loraAlpha, !loraAlpha.isFinite { throw ValidationError("--lora-alpha must be a finite number") }
+        if let loraTargets, parseTargets(loraTargets).isEmpty { throw ValidationError("--lora-targets \(loraTargets): expected layer names like linear1,linear2") }
+        if lora != nil, initFrom == nil { throw ValidationError("--lora trains adapters over frozen base weights: give them with --init BASE") }
+        if lora != nil, resume != nil { throw ValidationError("--lora cannot be combined with --resume") }
         if let layers, parseLayers(layers) == nil { throw ValidationError("--layers \(layers): expected sizes like 8,6,4,2,1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard epochs >= 0 else { throw ValidationError("--epochs must not be negative") }
         guard lr >= 0, lr.isFinite, momentum >= 0, (weightDecay ?? 0) >= 0 else { throw ValidationError("--lr, --momentum and --weight-decay must be non-negative") }
         guard validationSplit >= 0, validationSplit < 1 else { throw ValidationError("--validation-split must be in [0, 1)") }
+    }
+
+    private func parseTargets(_ text: String) -> [String] {
+        text.split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty }
     }
 
     private func parseLayers(_ text: String) -> [Int]? {
@@ -120,6 +149,15 @@ struct TrainCommand: ParsableCommand {
             c.outputPath = out
             c.plotPath = plot
             c.overwrite = force
+            if let lora {
+                var options = LoRATrainingOptions(rank: lora)
+                options.alpha = loraAlpha
+                options.targets = loraTargets.map(parseTargets)
+                options.usesRSLoRA = useRSLoRA
+                options.adapterInitPath = adapterInit
+                options.merge = merge
+                c.lora = options
+            }
             c.stopOnNonFiniteLoss = !noStopOnNaN
             let json = output.json
             let total = epochs
@@ -150,18 +188,40 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "The saved network (.safetensors, .pth, .ckpt, or a cached org/name).", transform: resolvedModelPath)
     var model: String
 
+    @Option(name: .long, help: "Run with this LoRA adapter applied (a PEFT adapter folder or a kohya .safetensors file), without merging.")
+    var adapter: String?
+
     @Option(name: .long, help: "CSV file (default: the bundled diabetes data).")
     var data: String?
 
     @Option(name: .long, help: "Activation, when the file does not record it (default sigmoid).")
     var activation: Activation?
 
+    @Option(name: .long, help: "Names of a classifier's classes in index order, comma-separated (default 0,1,...).")
+    var labels: String?
+
     @OptionGroup var output: OutputOptions
+
+    /// The `--labels` names.
+    var classNames: [String]? { labels.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } }
+
+    func validate() throws {
+        if let names = classNames {
+            guard names.allSatisfy({ !$0.isEmpty }) else { throw ValidationError("--labels \(labels ?? ""): expected class names separated by commas, none empty") }
+            guard Set(names).count == names.count else { throw ValidationError("--labels \(labels ?? ""): a class is named twice") }
+        }
+    }
 
     func run() throws {
         try Terminal.run {
-            let report = try PredictionReport.predict(modelPath: model, dataPath: data,
-                                                      csvText: data == nil ? BundledData.diabetesCSV : nil, activation: activation)
+            let report: PredictionReport
+            do {
+                report = try PredictionReport.predict(modelPath: model, dataPath: data,
+                                                      csvText: data == nil ? BundledData.diabetesCSV : nil, activation: activation,
+                                                      adapterPath: adapter, classNames: classNames)
+            } catch let error as PredictionError {
+                throw ValidationError(error.description)  // --labels that do not fit: a usage error
+            }
             if output.json { Terminal.out(json: report.json, pretty: false) } else { Terminal.out(report.text) }
             return 0
         }

@@ -59,7 +59,8 @@ struct GGUFCLITests {
         let safetensors = folder.appendingPathComponent("tiny.safetensors").path
         let converted = try modelfile("convert", "--quiet", Fixture.path("gguf/tiny_llama.gguf"), safetensors)
         #expect(converted.status == 0)
-        let gguf = folder.appendingPathComponent("tiny.bin").path
+        // An extension outside convert's list is fine with --to (`.bin` names .pth: a usage error).
+        let gguf = folder.appendingPathComponent("tiny.q8").path
         let back = try modelfile("convert", safetensors, gguf, "--to", "gguf", "--dtype", "q8_0")
         #expect(back.status == 0, "\(back.stderr)")
         let inspected = try modelfile("inspect", gguf)

@@ -134,11 +134,13 @@ struct InspectionTests {
                                     to: path, metadata: nil, overwrite: false)
         let report = try Verification.verify(path: path)
         #expect(report.tensors.first?.nonFinite == 2)
-        #expect(report.findings == ["tensor \"w\": 2 of 4 values are NaN or infinite"])
+        #expect(report.findings.map(\.message) == ["tensor \"w\": 2 of 4 values are NaN or infinite"])
+        #expect(report.findings.map(\.code) == ["non_finite_values"] && report.findings.first?.tensor == "w")
         let clean = try Verification.verify(path: Fixture.path("safetensors/mlp.safetensors"))
         #expect(clean.isClean && clean.tensors.count == 8)
         let broken = try Verification.verify(path: Fixture.path("safetensors/bad_truncated_data.safetensors"))
-        #expect(broken.findings.count == 1 && broken.findings[0].contains("truncated") && broken.findings[0].contains("3 are missing"))
+        #expect(broken.findings.count == 1 && broken.findings[0].message.contains("truncated") && broken.findings[0].message.contains("3 are missing"))
+        #expect(broken.findings.map(\.code) == ["unreadable"])
         #expect(throws: ModelFileError.self) { try Verification.verify(path: folder.appendingPathComponent("missing").path) }
     }
 }

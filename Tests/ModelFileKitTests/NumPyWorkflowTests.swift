@@ -105,7 +105,7 @@ struct NumPyWorkflowTests {
         let verification = try Verification.verify(path: Fixture.path("numpy/dtypes.npz"))
         // f2, f8 and c16 hold infinities and NaN on purpose (both byte orders).
         #expect(verification.findings.count == 6)
-        #expect(verification.findings.contains("tensor \"f8_be\": 2 of 6 values are NaN or infinite"))
+        #expect(verification.findings.map(\.message).contains("tensor \"f8_be\": 2 of 6 values are NaN or infinite"))
         let clean = try Verification.verify(path: Fixture.path("numpy/fortran_c16_4d.npy"))
         #expect(clean.isClean && clean.format == .numpyNpy)
         let error = #expect(throws: ModelFileError.self) { try Inspection.inspect(path: Fixture.path("numpy/object_array.npz")) }

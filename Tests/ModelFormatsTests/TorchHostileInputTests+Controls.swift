@@ -4,7 +4,7 @@ import TensorData
 import Testing
 import TestSupport
 
-// Controls (docs/security.md): the clean fixtures made by torch load, match what torch read,
+// Controls (docs/security.md, "Fuzzing"): the clean fixtures made by torch load, match what torch read,
 // and convert to safetensors, so a reader that refuses everything cannot pass this suite.
 extension TorchHostileInputTests {
     /// A torch fixture's JSON. Storage-less tensors (meta, sparse) have no bytes, so no `sha256`;

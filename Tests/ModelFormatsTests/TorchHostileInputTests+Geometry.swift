@@ -83,9 +83,9 @@ extension TorchHostileInputTests {
 
     /// The error for reading tensor "w" of a file of `fileBytes` bytes when it needs `requested`
     /// bytes, with `used` already materialised and `limit` beyond twice the file's size.
-    static func overBudget(_ requested: Int, fileBytes: Int, used: Int = 0, limit: Int = 1 << 29, what: String = "tensor \"w\"") -> ReadBudgetExceeded {
-        ReadBudgetExceeded(what: what, requested: requested, alreadyUsed: used, fileByteCount: fileBytes, limit: limit,
-                           allowance: 2 * fileBytes + limit)
+    static func overBudget(_ requested: Int, fileBytes: Int, used: Int = 0, limit: Int = 1 << 29) -> ReadBudgetExceeded {
+        ReadBudgetExceeded(what: "tensor \"w\"", requested: requested, alreadyUsed: used, fileByteCount: fileBytes, limit: limit,
+                           allowance: 2 * fileBytes + limit, tensor: "w")
     }
 
     @Test("a zero-stride expansion of 1 element to 2^40 is refused when read, by the read budget")

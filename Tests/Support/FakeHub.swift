@@ -67,8 +67,10 @@ public final class FakeHub: @unchecked Sendable {
         let box = HandlerBox()
         hub = try LoopbackHTTPServer { request in box.hub?(request) ?? .init(status: 500) }
         cdn = try LoopbackHTTPServer { request in box.cdn?(request) ?? .init(status: 500) }
-        box.hub = { [unowned self] request in self.answerHub(request) }
-        box.cdn = { [unowned self] request in self.answerBlob(request, path: request.path) }
+        // Weak: a connection can still be served on the server's thread after a test has let
+        // the hub go; it is then answered 503.
+        box.hub = { [weak self] request in self?.answerHub(request) ?? .init(status: 503) }
+        box.cdn = { [weak self] request in self?.answerBlob(request, path: request.path) ?? .init(status: 503) }
     }
 
     deinit {

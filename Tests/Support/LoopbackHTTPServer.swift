@@ -81,7 +81,14 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         }
         port = Int(UInt16(bigEndian: address.sin_port))
         listener = fd
-        Thread.detachNewThread { [self] in acceptLoop() }
+        startAccepting()
+    }
+
+    /// Starts the accepting thread, which holds a strong reference to the server. (Started from
+    /// a method rather than inside `init`, where the closure's capture of `self` is not a strong one.)
+    private func startAccepting() {
+        let server = self
+        Thread.detachNewThread { server.acceptLoop() }
     }
 
     deinit { stop() }
@@ -102,7 +109,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            Thread.detachNewThread { [self] in serve(connection) }
+            let server = self
+            Thread.detachNewThread { server.serve(connection) }
         }
     }
 

@@ -3,7 +3,7 @@ import TensorData
 
 @Suite("DType table")
 struct DTypeTests {
-    // The safetensors 0.8.0 enum, in declaration order (docs/formats.md, "safetensors"), with bits and torch names.
+    // The safetensors 0.8.0 enum, in declaration order (docs/formats.md, "Writer layout"), with bits and torch names.
     static let reference: [(String, Int, String?)] = [
         ("BOOL", 8, "bool"), ("F4", 4, "float4_e2m1fn_x2"), ("F6_E2M3", 6, nil), ("F6_E3M2", 6, nil),
         ("U8", 8, "uint8"), ("I8", 8, "int8"), ("F8_E5M2", 8, "float8_e5m2"), ("F8_E4M3", 8, "float8_e4m3fn"),

@@ -140,6 +140,20 @@ struct ReflectionTests {
             + "(store them in separate properties or an array, or implement children and ownParameters)")
     }
 
+    @Test("loading a state dict into an unreflectable module throws the fault and changes nothing")
+    func unreflectableLoadThrows() throws {
+        let model = WithTuple()
+        let before = model.pair.0.weight.value
+        let weights = Net().stateDict()
+        let error = try #require(throws: NNError.self) { try model.loadStateDict(weights, strict: false) }
+        guard case .unreflectableProperty(let module, let property, let kind) = error else {
+            Issue.record("unexpected error \(error)")
+            return
+        }
+        #expect(module == "WithTuple" && property == "pair" && kind == "a tuple")
+        #expect(model.pair.0.weight.value == before)
+    }
+
     @Test("an unreflectable module traps at first use instead of having no parameters")
     func unreflectableTraps() async {
         await #expect(processExitsWith: .failure) {

@@ -50,13 +50,19 @@ public struct RemotePath: Sendable, Equatable {
 
 /// A safetensors file on the hub, known by its header alone.
 public final class RemoteSafetensorsFile: TensorSource {
+    /// The `hf://` address it was opened from.
     public let path: String
+    /// Always ``ModelFormat/safetensors``.
     public var format: ModelFormat { .safetensors }
     /// The validated header.
     public let header: SafetensorsHeader
+    /// The file's size, as the server reports it.
     public let fileByteCount: Int
+    /// Every tensor, in header order.
     public let entries: [TensorEntry]
+    /// None.
     public var warnings: [ModelFileWarning] { [] }
+    /// The `__metadata__` object, or `nil`.
     public var metadata: [ExactString: String]? { header.metadata }
 
     init(path: String, header: SafetensorsHeader, fileByteCount: Int) {

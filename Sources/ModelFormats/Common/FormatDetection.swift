@@ -19,6 +19,8 @@ public enum DetectedKind: Equatable, Sendable {
     case legacyTorch
     /// A Hugging Face model folder; `weights` is the file inside it that holds the weights.
     case directory(weights: String)
+    /// A PEFT adapter folder: its `adapter_config.json` and its weights file.
+    case adapterFolder(config: String, weights: String)
     /// A GGUF file (first bytes `GGUF`).
     case gguf
 }
@@ -52,6 +54,14 @@ public enum FormatDetector {
     public static func detect(path: String) throws -> DetectedKind {
         let info = try RegularFile.status(path)
         if (info.st_mode & S_IFMT) == S_IFDIR {
+            // A PEFT adapter folder (docs/formats.md, "LoRA adapters"): its config and weights.
+            var entry = stat()
+            let config = path + "/" + LoRAAdapterSource.configName
+            if stat(config, &entry) == 0 {
+                for name in LoRAAdapterSource.peftWeightNames where stat(path + "/" + name, &entry) == 0 {
+                    return .adapterFolder(config: config, weights: path + "/" + name)
+                }
+            }
             for name in folderWeightNames {
                 var entry = stat()
                 if stat(path + "/" + name, &entry) == 0 { return .directory(weights: path + "/" + name) }

@@ -41,8 +41,15 @@ public enum ModelFile {
             // The weights file must be the folder's own, not a link out of it (docs/security.md, "Folders").
             try FolderContainment(folder: path).check(weights)
             return try FolderSource(path: path, weights: try open(weights, options: options))
+        case .adapterFolder(let config, let weights):
+            let containment = try FolderContainment(folder: path)
+            try containment.check(config)
+            try containment.check(weights)
+            return try LoRAAdapterSource.openFolder(path, config: config, weights: try openFile(weights, options: options))
         default:
-            return try openFile(path, options: options)
+            // A LoRA adapter file is recognised by its tensor names (docs/formats.md, "LoRA adapters").
+            let source = try openFile(path, options: options)
+            return try LoRAAdapterSource.recognizing(source) ?? source
         }
     }
 
@@ -53,16 +60,18 @@ public enum ModelFile {
         case .zipArchive, .legacyTorch: return try TorchFile(path: path, options: options)
         case .numpyArray, .numpyArchive: return try NumPyFile(path: path, options: options)
         case .gguf: return try GGUFFile(path: path, options: options)
-        case .directory: return try open(path, options: options)
+        case .directory, .adapterFolder: return try open(path, options: options)
         }
     }
 }
 
 /// A Hugging Face model folder, read through the weights file it holds.
 public final class FolderSource: TensorSource {
+    /// The path the source was opened from.
     public let path: String
     /// The source for the weights file inside the folder.
     public let weights: TensorSource
+    /// Always ``ModelFormat/directory``.
     public var format: ModelFormat { .directory }
 
     init(path: String, weights: TensorSource) throws {
@@ -70,10 +79,16 @@ public final class FolderSource: TensorSource {
         self.weights = weights
     }
 
+    /// The weights file's bytes on disk.
     public var fileByteCount: Int { weights.fileByteCount }
+    /// The weights file's metadata.
     public var metadata: [ExactString: String]? { weights.metadata }
+    /// The weights file's tensors, in its order.
     public var entries: [TensorEntry] { weights.entries }
+    /// The weights file's warnings.
     public var warnings: [ModelFileWarning] { weights.warnings }
+    /// The bytes of the weights file's tensor `index`.
     public func tensor(at index: Int) throws -> RawTensor { try weights.tensor(at: index) }
+    /// Lets the weights file drop tensor `index`'s pages.
     public func releaseMemory(forTensorAt index: Int) { weights.releaseMemory(forTensorAt: index) }
 }

@@ -51,22 +51,39 @@ public enum ModelFileWarning: Sendable, Hashable, CustomStringConvertible {
 
     /// The kind of warning, for programs that act on it.
     public enum Code: String, Sendable, CaseIterable {
+        /// The code of ``ModelFileWarning/unreadableDType(tensor:torchDType:)``.
         case unreadableDType = "unreadable_dtype"
+        /// The code of ``ModelFileWarning/bigEndianArchive``.
         case bigEndianArchive = "big_endian_archive"
+        /// The code of ``ModelFileWarning/legacyBigEndianSystem``.
         case legacyBigEndianSystem = "legacy_big_endian_system"
+        /// The code of ``ModelFileWarning/storagesOnDevices(_:)``.
         case storagesOnDevices = "storages_on_devices"
+        /// The code of ``ModelFileWarning/pickle(record:_:)``.
         case pickle
+        /// The code of ``ModelFileWarning/bytesAfterPickle(record:count:)``.
         case bytesAfterPickle = "bytes_after_pickle"
+        /// The code of ``ModelFileWarning/bytesAfterLastStorage(count:)``.
         case bytesAfterLastStorage = "bytes_after_last_storage"
+        /// The code of ``ModelFileWarning/indexTotalSizeMismatch(declared:actual:)``.
         case indexTotalSizeMismatch = "index_total_size_mismatch"
+        /// The code of ``ModelFileWarning/castLeavesTensorsUnchanged(names:)``.
         case castLeavesTensorsUnchanged = "cast_leaves_tensors_unchanged"
+        /// The code of ``ModelFileWarning/schedulersNotApplied(kinds:)``.
         case schedulersNotApplied = "schedulers_not_applied"
+        /// The code of ``ModelFileWarning/torchScriptUndeclaredClass(_:)``.
         case torchScriptUndeclaredClass = "torchscript_undeclared_class"
+        /// The code of ``ModelFileWarning/inertValueLeftOut(key:global:)``.
         case inertValueLeftOut = "inert_value_left_out"
+        /// The code of ``ModelFileWarning/ggufNamesTooLongForLlamaCpp(names:)``.
         case ggufNamesTooLongForLlamaCpp = "gguf_names_too_long_for_llama_cpp"
+        /// The code of ``ModelFileWarning/ggufTooManyDimensionsForLlamaCpp(names:)``.
         case ggufTooManyDimensionsForLlamaCpp = "gguf_too_many_dimensions_for_llama_cpp"
+        /// The code of ``ModelFileWarning/ggufLayoutNotLlamaCpp(tensor:offset:expected:alignment:)``.
         case ggufLayoutNotLlamaCpp = "gguf_layout_not_llama_cpp"
+        /// The code of ``ModelFileWarning/ggufNestedArrayForLlamaCpp(key:)``.
         case ggufNestedArrayForLlamaCpp = "gguf_nested_array_for_llama_cpp"
+        /// The code of ``ModelFileWarning/quantizedAsIntegers(tensor:torchDType:scheme:parameterTensors:)``.
         case quantizedAsIntegers = "quantized_as_integers"
     }
 

@@ -110,13 +110,17 @@ public enum ShardedSafetensorsError: Error, Equatable, CustomStringConvertible {
 /// usually safetensors (`model.safetensors.index.json`); `pytorch_model.bin.index.json` sets of
 /// torch archives read the same way.
 public final class ShardedModel: TensorSource {
+    /// The path the source was opened from.
     public let path: String
+    /// The detected format.
     public let format: ModelFormat
     /// The parsed index.
     public let index: SafetensorsIndex
     /// The shards, in order of first appearance in the index.
     public let shards: [(name: String, source: TensorSource)]
+    /// Every tensor, in file order.
     public let entries: [TensorEntry]
+    /// What reading the index and shards noticed.
     public private(set) var warnings: [ModelFileWarning] = []
     /// Where the index and the shards disagree (empty for a consistent set).
     public let disagreements: [ShardedSafetensorsError]
@@ -213,16 +217,19 @@ public final class ShardedModel: TensorSource {
         return lstat(path, &info) == 0
     }
 
+    /// Bytes on disk across every shard.
     public var fileByteCount: Int { shards.saturatingSum(\.source.fileByteCount) }
 
     /// The first shard's metadata (Hugging Face writes `{"format": "pt"}` in every shard).
     public var metadata: [ExactString: String]? { shards.first?.source.metadata }
 
+    /// The bytes of tensor `index` (see ``TensorSource/tensor(at:)``).
     public func tensor(at index: Int) throws -> RawTensor {
         let location = locations[index]
         return try shards[location.shard].source.tensor(at: location.tensor)
     }
 
+    /// Drops the mapped pages of tensor `index`'s bytes.
     public func releaseMemory(forTensorAt index: Int) {
         let location = locations[index]
         shards[location.shard].source.releaseMemory(forTensorAt: location.tensor)

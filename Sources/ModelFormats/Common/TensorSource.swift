@@ -20,6 +20,11 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     /// A TorchScript archive (`torch.jit.save`): listed read-only, its parameters and buffers by
     /// module path and its constants; its code is never run.
     case torchScript = "torchscript"
+    /// A PEFT LoRA adapter: a folder holding `adapter_config.json` and `adapter_model.safetensors`
+    /// (or `.bin`), or that weights file.
+    case peftLoRA = "peft-lora"
+    /// A kohya-style LoRA safetensors file (`lora_down` / `lora_up` / `alpha`).
+    case kohyaLoRA = "kohya-lora"
     /// A NumPy `.npy` file: one array.
     case numpyNpy = "numpy-npy"
     /// A NumPy `.npz` archive: a zip of `.npy` members.
@@ -79,6 +84,7 @@ public struct TensorQuantizationInfo: Sendable, Equatable {
     /// The entries that hold the parameters (`NAME.q_scale`, …), in order.
     public let parameterTensors: [String]
 
+    /// A quantization record with every field given.
     public init(torchDType: String, scheme: String, scale: Double?, zeroPoint: Int64?, axis: Int?, parameterTensors: [String]) {
         self.torchDType = torchDType
         self.scheme = scheme
@@ -126,10 +132,12 @@ public protocol ReadBudgeted: TensorSource {
 }
 
 extension ReadBudgeted {
+    /// Entry `index`'s bytes as listed.
     public func budgetCharge(forTensorAt index: Int) -> Int { entries[index].byteCount }
 }
 
 extension TensorSource {
+    /// Nothing to release by default.
     public func releaseMemory(forTensorAt index: Int) {}
 
     /// The index of the tensor named `name` (compared by bytes).

@@ -8,39 +8,73 @@ import TensorData
 ///
 /// `rawValue` is the number stored in a GGUF tensor info; ``name`` is gguf-py's spelling.
 public enum GGMLType: UInt32, Sendable, CaseIterable, Hashable {
+    /// 32-bit floats.
     case f32 = 0
+    /// IEEE half-precision floats.
     case f16 = 1
+    /// Blocks of 32 4-bit values with one float16 scale.
     case q4_0 = 2
+    /// Blocks of 32 4-bit values with a float16 scale and minimum.
     case q4_1 = 3
+    /// Blocks of 32 5-bit values with one float16 scale.
     case q5_0 = 6
+    /// Blocks of 32 5-bit values with a float16 scale and minimum.
     case q5_1 = 7
+    /// Blocks of 32 8-bit values with one float16 scale.
     case q8_0 = 8
+    /// Blocks of 32 8-bit values with a float16 scale and sum (listed, not read).
     case q8_1 = 9
+    /// Super-blocks of 256 2-bit values with 4-bit sub-block scales and minimums.
     case q2_K = 10
+    /// Super-blocks of 256 3-bit values with 6-bit sub-block scales.
     case q3_K = 11
+    /// Super-blocks of 256 4-bit values with 6-bit sub-block scales and minimums.
     case q4_K = 12
+    /// Super-blocks of 256 5-bit values with 6-bit sub-block scales and minimums.
     case q5_K = 13
+    /// Super-blocks of 256 6-bit values with 8-bit sub-block scales.
     case q6_K = 14
+    /// Super-blocks of 256 8-bit values with a float32 scale and block sums.
     case q8_K = 15
+    /// Super-blocks of 256 values on the IQ2 lattice, 2.06 bits each.
     case iq2_XXS = 16
+    /// Super-blocks of 256 values on the IQ2 lattice, 2.31 bits each.
     case iq2_XS = 17
+    /// Super-blocks of 256 values on the IQ3 lattice, 3.06 bits each.
     case iq3_XXS = 18
+    /// Super-blocks of 256 ternary-grid values, 1.56 bits each.
     case iq1_S = 19
+    /// Blocks of 32 4-bit indices into a non-linear table, with a float16 scale.
     case iq4_NL = 20
+    /// Super-blocks of 256 values on the IQ3 lattice, 3.44 bits each.
     case iq3_S = 21
+    /// Super-blocks of 256 values on the IQ2 lattice, 2.5 bits each.
     case iq2_S = 22
+    /// Super-blocks of 256 4-bit non-linear values with 6-bit sub-block scales.
     case iq4_XS = 23
+    /// 8-bit integers.
     case i8 = 24
+    /// 16-bit integers.
     case i16 = 25
+    /// 32-bit integers.
     case i32 = 26
+    /// 64-bit integers.
     case i64 = 27
+    /// 64-bit floats.
     case f64 = 28
+    /// Super-blocks of 256 ternary-grid values, 1.75 bits each.
     case iq1_M = 29
+    /// bfloat16 floats.
     case bf16 = 30
+    /// Super-blocks of 256 ternary values packed 1.69 bits each.
     case tq1_0 = 34
+    /// Super-blocks of 256 ternary values, 2 bits each.
     case tq2_0 = 35
+    /// Blocks of 32 4-bit floats (E2M1) with a shared E8M0 scale (OCP MX).
     case mxfp4 = 39
+    /// Blocks of 4-bit floats (E2M1) with FP8 scales (NVIDIA NVFP4).
     case nvfp4 = 40
+    /// Blocks of 1-bit values with a scale (listed, not read).
     case q1_0 = 41
 
     /// Elements in a super-block of the K and IQ types.

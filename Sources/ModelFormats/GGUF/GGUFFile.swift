@@ -8,12 +8,16 @@ import TensorData
 /// I8…I64) are read zero-copy as their own dtype; block types are dequantized to float32, one
 /// tensor at a time, with the values `gguf.quants.dequantize` gives.
 public final class GGUFFile: ReadBudgeted {
+    /// The path the source was opened from.
     public let path: String
+    /// Always ``ModelFormat/gguf``.
     public var format: ModelFormat { .gguf }
     /// The validated header: version, metadata, tensor infos, alignment.
     public let header: GGUFHeader
     private let file: MappedFile
+    /// Every tensor, in file order.
     public let entries: [TensorEntry]
+    /// None: the format has nothing to warn about.
     public var warnings: [ModelFileWarning] { [] }
     private let truncated: Set<Int>
     /// Every tensor read charges the blocks it reads (a tensor read twice counts twice):
@@ -34,6 +38,7 @@ public final class GGUFFile: ReadBudgeted {
         entries = header.tensors.map { TensorEntry(name: $0.name, dtype: $0.type.readDType, shape: $0.shape) }
     }
 
+    /// Bytes on disk.
     public var fileByteCount: Int { file.count }
 
     /// The metadata as safetensors `__metadata__` entries: each value as JSON text
@@ -61,7 +66,7 @@ public final class GGUFFile: ReadBudgeted {
     /// - Throws: `GGUFError.cannotDequantize` for Q8_1 and Q1_0, which are listed but not read.
     public func tensor(at index: Int) throws -> RawTensor {
         let info = header.tensors[index]
-        try readBudget.reserve(budgetCharge(forTensorAt: index), for: "tensor \(info.name.quotedForMessage)")
+        try readBudget.reserve(budgetCharge(forTensorAt: index), for: "tensor \(info.name.quotedForMessage)", tensor: info.name)
         let storedBytes = try storedBytes(ofTensorAt: index)
         if info.type.plainDType != nil {
             return try RawTensor(dtype: info.type.readDType, shape: info.shape, bytes: storedBytes)
@@ -84,6 +89,7 @@ public final class GGUFFile: ReadBudgeted {
     /// share bytes in a valid file), so the budget bounds what the file holds, not the floats.
     public func budgetCharge(forTensorAt index: Int) -> Int { header.tensors[index].byteCount }
 
+    /// Drops the mapped pages of tensor `index`'s bytes.
     public func releaseMemory(forTensorAt index: Int) {
         guard !truncated.contains(index) else { return }
         file.discardPages(header.tensors[index].fileRange)

@@ -5,18 +5,31 @@
 
 /// The type of a GGUF metadata value; `rawValue` is the number stored in the file.
 public enum GGUFValueType: UInt32, Sendable, CaseIterable, Hashable {
+    /// An unsigned 8-bit integer.
     case uint8 = 0
+    /// A signed 8-bit integer.
     case int8 = 1
+    /// An unsigned 16-bit integer.
     case uint16 = 2
+    /// A signed 16-bit integer.
     case int16 = 3
+    /// An unsigned 32-bit integer.
     case uint32 = 4
+    /// A signed 32-bit integer.
     case int32 = 5
+    /// A 32-bit float.
     case float32 = 6
+    /// A boolean (one byte, 0 or 1).
     case bool = 7
+    /// A length-prefixed UTF-8 string.
     case string = 8
+    /// An array of values of one type.
     case array = 9
+    /// An unsigned 64-bit integer.
     case uint64 = 10
+    /// A signed 64-bit integer.
     case int64 = 11
+    /// A 64-bit float.
     case float64 = 12
 
     /// gguf-py's name (`"UINT32"`, `"STRING"`, `"ARRAY"`).
@@ -128,18 +141,31 @@ public struct GGUFArray: Sendable, Equatable {
 
 /// One GGUF metadata value with its exact type.
 public enum GGUFValue: Sendable, Equatable {
+    /// An unsigned 8-bit integer.
     case uint8(UInt8)
+    /// A signed 8-bit integer.
     case int8(Int8)
+    /// An unsigned 16-bit integer.
     case uint16(UInt16)
+    /// A signed 16-bit integer.
     case int16(Int16)
+    /// An unsigned 32-bit integer.
     case uint32(UInt32)
+    /// A signed 32-bit integer.
     case int32(Int32)
+    /// A 32-bit float.
     case float32(Float)
+    /// A boolean (one byte, 0 or 1).
     case bool(Bool)
+    /// A length-prefixed UTF-8 string.
     case string(GGUFString)
+    /// An array of values of one type.
     case array(GGUFArray)
+    /// An unsigned 64-bit integer.
     case uint64(UInt64)
+    /// A signed 64-bit integer.
     case int64(Int64)
+    /// A 64-bit float.
     case float64(Double)
 
     /// A string value holding `text`.

@@ -80,9 +80,13 @@ public enum CheckpointWriter {
     /// and `trainer.validate/test/predict(ckpt_path=…)` accept it; resuming `fit` needs optimizer
     /// state (use ``write(_:to:overwrite:)``). Tensors are streamed one at a time.
     public static func writeWeights(
-        entries: [TensorEntry], to path: String, overwrite: Bool, tensorBytes: (Int) throws -> TensorBytes, didWrite: (Int) -> Void = { _ in }
+        entries: [TensorEntry], to path: String, overwrite: Bool, stateDict: [(name: String, tensor: Int)]? = nil,
+        tensorBytes: (Int) throws -> TensorBytes, didWrite: (Int) -> Void = { _ in }
     ) throws {
-        let weights = TorchDict(entries.enumerated().map { (key: TorchValue.string($0.element.name), value: TorchValue.tensor($0.offset)) }, isOrdered: true)
+        // `stateDict` names the tensors when several names share one (tied weights); by default
+        // each entry is its own tensor under its own name.
+        let items = stateDict ?? entries.enumerated().map { (name: $0.element.name, tensor: $0.offset) }
+        let weights = TorchDict(items.map { (key: TorchValue.string($0.name), value: TorchValue.tensor($0.tensor)) }, isOrdered: true)
         let root = TorchValue.dict(TorchDict([
             (key: .string("epoch"), value: .int(0)),
             (key: .string("global_step"), value: .int(0)),

@@ -9,7 +9,9 @@ import TensorData
 /// A checkpoint key that is missing or has the wrong type, by key path
 /// (`optimizer_states[0].param_groups[0].lr`).
 public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    /// The key at `path` is missing; `expected` says what should be there.
     case missingKey(path: String, expected: String)
+    /// The value at `path` is `found`, not `expected`.
     case wrongType(path: String, expected: String, found: String)
 
     public var description: String {
@@ -24,7 +26,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 public struct TorchOptimizerState: Sendable, Equatable {
     /// The optimizer, inferred from the keys torch writes for each.
     public enum Kind: String, Sendable {
+        /// SGD, Adam, AdamW, Adam or AdamW (their keys are the same), RMSprop.
         case sgd = "SGD", adam = "Adam", adamW = "AdamW", adamOrAdamW = "Adam or AdamW", rmsprop = "RMSprop"
+        /// Adagrad, Adadelta, or an optimizer whose keys match none of these.
         case adagrad = "Adagrad", adadelta = "Adadelta", other = "unknown optimizer"
     }
 

@@ -31,13 +31,19 @@ public final class NumPyFile: ReadBudgeted {
         let memberIndex: Int?
     }
 
+    /// The path the file was opened from.
     public let path: String
+    /// The detected format.
     public let format: ModelFormat
     /// The arrays, in file order (the archive's central directory order for an `.npz`).
     public let arrays: [StoredArray]
+    /// Every tensor, in file order.
     public let entries: [TensorEntry]
+    /// None: the format has nothing to warn about.
     public var warnings: [ModelFileWarning] { [] }
+    /// Always `nil`: the format has no string metadata.
     public var metadata: [ExactString: String]? { nil }
+    /// Bytes on disk.
     public var fileByteCount: Int { file.count }
     /// Everything this read materialises: every tensor handed out and every member inflated
     /// (``ReadOptions/maxMaterializedBytes`` beyond twice the file's size).
@@ -150,10 +156,11 @@ public final class NumPyFile: ReadBudgeted {
 
     // MARK: - Tensor bytes
 
+    /// The bytes of tensor `index` (see ``TensorSource/tensor(at:)``).
     public func tensor(at index: Int) throws -> RawTensor {
         let array = arrays[index]
         // Every tensor handed out counts against the read budget, borrowed or copied.
-        try readBudget.reserve(array.byteCount, for: "tensor \(array.name.quotedForMessage)")
+        try readBudget.reserve(array.byteCount, for: "tensor \(array.name.quotedForMessage)", tensor: array.name)
         let (data, owner) = try dataBytes(of: array)
         let shape = Shape(array.header.shape)
         let swapUnit = array.isBigEndian ? array.dtype.swapUnitBytes : 1
@@ -169,6 +176,7 @@ public final class NumPyFile: ReadBudgeted {
         return try RawTensor(dtype: array.dtype, shape: shape, bytes: bytes)
     }
 
+    /// Drops the mapped pages of tensor `index`'s bytes.
     public func releaseMemory(forTensorAt index: Int) {
         let array = arrays[index]
         if let range = fileRange(of: array) {

@@ -122,8 +122,11 @@ public struct TensorGeometry: Sendable, Equatable {
     /// float16 goes through float32, so a NaN also gets its quiet bit; bfloat16 NaNs become the
     /// canonical 0x7FC0; integers are negated with wrap-around.
     public struct BitResolution: Sendable, Equatable {
+        /// The tensor's dtype.
         public let dtype: DType
+        /// Whether the negative bit is set.
         public let negative: Bool
+        /// Whether the conjugate bit is set (complex dtypes).
         public let conjugate: Bool
 
         /// The resolution for a tensor of `dtype` with the given bits, or `nil` when neither is
@@ -153,7 +156,7 @@ public struct TensorGeometry: Sendable, Equatable {
                     let isNaN = bits & 0x7F80 == 0x7F80 && bits & 0x007F != 0
                     buffer.storeBytes(of: isNaN ? 0x7FC0 : bits ^ 0x8000, toByteOffset: i, as: UInt16.self)
                 }
-            case .i8, .u8 where negative:
+            case .i8 where negative, .u8 where negative:
                 for i in 0..<buffer.count { buffer[i] = 0 &- buffer[i] }
             case .i16 where negative:
                 negate(buffer, as: UInt16.self)
@@ -214,10 +217,15 @@ public struct TensorGeometry: Sendable, Equatable {
 
 /// A tensor placement that does not fit its storage or is malformed.
 public enum TensorGeometryError: Error, Equatable, CustomStringConvertible {
+    /// More dimensions than ``ReadOptions/maxTensorRank`` allows.
     case rankTooHigh(rank: Int, limit: Int)
+    /// Sizes and strides of different lengths.
     case rankMismatch(sizes: [Int], strides: [Int])
+    /// A negative size, stride or offset (`what` names which).
     case negative(what: String, value: Int)
+    /// The extent of the view overflows a 64-bit integer.
     case overflow(sizes: [Int], strides: [Int])
+    /// The view reaches element `lastElement` of a storage of `storageElements`.
     case outOfStorage(offset: Int, sizes: [Int], strides: [Int], lastElement: Int, storageElements: Int)
 
     public var description: String {

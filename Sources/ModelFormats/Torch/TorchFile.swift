@@ -12,7 +12,9 @@ import ZipFormat
 /// request: zero-copy when the record is stored, little-endian and the view contiguous; copied
 /// (gathered, byte-swapped) otherwise.
 public final class TorchFile: ReadBudgeted {
+    /// The path the file was opened from.
     public let path: String
+    /// The detected format.
     public let format: ModelFormat
     /// The object tree the pickle holds.
     public let root: TorchValue
@@ -24,7 +26,9 @@ public final class TorchFile: ReadBudgeted {
     public let globals: [PickleGlobalUse]
     /// Whether the archive's `byteorder` record says `big` (storages are swapped on read).
     public let isBigEndian: Bool
+    /// Every tensor, in file order.
     public let entries: [TensorEntry]
+    /// What reading the pickle noticed.
     public private(set) var warnings: [ModelFileWarning]
     /// The tensor record behind each entry.
     public let entryTensors: [Int]
@@ -191,7 +195,9 @@ public final class TorchFile: ReadBudgeted {
         }
     }
 
+    /// Bytes on disk.
     public var fileByteCount: Int { file.count }
+    /// Always `nil`: the format has no string metadata.
     public var metadata: [ExactString: String]? { nil }
 
     /// Whether data.pkl holds bytes after its STOP: torch never reads them, but nothing legitimate
@@ -223,6 +229,7 @@ public final class TorchFile: ReadBudgeted {
 
     // MARK: - Tensor bytes
 
+    /// The bytes of tensor `index` (see ``TensorSource/tensor(at:)``).
     public func tensor(at index: Int) throws -> RawTensor {
         try tensor(record: entryTensors[index], name: entries[index].name)
     }
@@ -262,7 +269,7 @@ public final class TorchFile: ReadBudgeted {
         let elementBytes = record.elementBytes
         // Every tensor handed out counts against the read budget, borrowed or copied: one storage
         // viewed by a million tensors, a zero-stride expansion, a byte-swapped copy.
-        try readBudget.reserve(geometry.shape.elementCount.saturatingMultiplied(by: elementBytes), for: "tensor \"\(name)\"")
+        try readBudget.reserve(geometry.shape.elementCount.saturatingMultiplied(by: elementBytes), for: "tensor \"\(name)\"", tensor: name)
         let (storage, owner) = try storageBytes(storageIndex)
         let swapUnit = isBigEndian ? (dtype == .f4 ? 1 : dtype.swapUnitBytes) : 1
         let resolve = TensorGeometry.BitResolution(dtype: dtype, negative: record.isNegative, conjugate: record.isConjugate)
@@ -304,6 +311,7 @@ public final class TorchFile: ReadBudgeted {
         }
     }
 
+    /// Drops the mapped pages of tensor `index`'s bytes.
     public func releaseMemory(forTensorAt index: Int) {
         guard let storageIndex = tensors[entryTensors[index]].storage else { return }
         let storage = storages[storageIndex]

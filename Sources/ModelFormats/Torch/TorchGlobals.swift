@@ -11,16 +11,27 @@ import TensorData
 
 /// The rebuild functions in `torch._utils` (and `torch._tensor`) that construct tensors.
 public enum TorchRebuildFunction: String, Sendable, CaseIterable {
+    /// A tensor over a storage (the oldest form).
     case tensor = "_rebuild_tensor"
+    /// A tensor over a storage, with `requires_grad` and backward hooks.
     case tensorV2 = "_rebuild_tensor_v2"
+    /// A tensor over a storage with its dtype given separately.
     case tensorV3 = "_rebuild_tensor_v3"
+    /// An `nn.Parameter` around a tensor.
     case parameter = "_rebuild_parameter"
+    /// An `nn.Parameter` with extra attributes.
     case parameterWithState = "_rebuild_parameter_with_state"
+    /// A quantized tensor: integers and a quantization scheme.
     case qtensor = "_rebuild_qtensor"
+    /// A sparse tensor (indices and values).
     case sparseTensor = "_rebuild_sparse_tensor"
+    /// A tensor on the meta device: a shape without values.
     case metaTensorNoStorage = "_rebuild_meta_tensor_no_storage"
+    /// A tensor subclass wrapper (meta tensors of newer torch versions).
     case wrapperSubclass = "_rebuild_wrapper_subclass"
+    /// A device tensor saved through a NumPy array.
     case deviceTensorFromNumpy = "_rebuild_device_tensor_from_numpy"
+    /// A device tensor saved through a CPU tensor.
     case deviceTensorFromCPUTensor = "_rebuild_device_tensor_from_cpu_tensor"
 }
 

@@ -7,18 +7,29 @@ import TensorData
 /// Containers store their children in arrays, which Swift shares on copy, so a value the pickle
 /// references many times is stored once.
 public indirect enum TorchValue: Sendable, Equatable {
+    /// Python's `None`.
     case none
+    /// `True` or `False`.
     case bool(Bool)
+    /// An integer that fits in 64 bits.
     case int(Int64)
     /// An integer beyond 64 bits.
     case bigInt(PickleBigInt)
+    /// A Python float.
     case float(Double)
+    /// A Python complex number.
     case complex(real: Double, imaginary: Double)
+    /// A Python `str`.
     case string(String)
+    /// A Python `bytes` (or a Python 2 byte string).
     case bytes([UInt8])
+    /// A list, in order.
     case list([TorchValue])
+    /// A tuple, in order.
     case tuple([TorchValue])
+    /// A dict (or `OrderedDict`), its items in insertion order.
     case dict(TorchDict)
+    /// A set or frozenset, in pickle order.
     case set([TorchValue])
     /// A tensor: an index into ``TorchFile/tensors``.
     case tensor(Int)
@@ -262,6 +273,7 @@ public struct TorchQuantization: Sendable, Equatable {
     /// The parameters.
     public var parameters: Parameters
 
+    /// A quantization of `torchDType` by `scheme` with `parameters`.
     public init(torchDType: String, scheme: String, parameters: Parameters) {
         self.torchDType = torchDType
         self.scheme = scheme
