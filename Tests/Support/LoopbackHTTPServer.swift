@@ -48,6 +48,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     private var recorded: [Request] = []
     private var sent = 0
     private var stopped = false
+    /// Connections being served; `stop()` shuts them down.
+    private var open: Set<Int32> = []
 
     /// `http://127.0.0.1:PORT`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -93,9 +95,14 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections and ends the open ones, so that a client keeping a connection
+    /// alive never reaches a stopped server (a later server may listen on the same port).
     public func stop() {
-        let wasStopped = lock.withLock { () -> Bool in defer { stopped = true }; return stopped }
+        let wasStopped = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            if !stopped { for connection in open { shutdown(connection, Int32(SHUT_RDWR)) } }
+            return stopped
+        }
         if !wasStopped {
             shutdown(listener, Int32(SHUT_RDWR))
             close(listener)
@@ -115,7 +122,19 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
+        let accepted = lock.withLock { () -> Bool in
+            if stopped { return false }
+            open.insert(connection)
+            return true
+        }
+        defer {
+            // Closed under the lock, so that stop() never shuts down a reused descriptor.
+            lock.withLock {
+                open.remove(connection)
+                close(connection)
+            }
+        }
+        guard accepted else { return }
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -139,7 +158,13 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
                 headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             }
             let request = Request(method: String(parts[0]), target: String(parts[1]), headers: headers)
-            lock.withLock { recorded.append(request) }
+            // A stopped server answers nothing: the client sees the connection close and retries
+            // on a new one.
+            guard lock.withLock({ () -> Bool in
+                if stopped { return false }
+                recorded.append(request)
+                return true
+            }) else { return }
             let response = handler(request)
             var head = "HTTP/1.1 \(response.status) \(LoopbackHTTPServer.reason(response.status))\r\n"
             for (name, value) in response.headers { head += "\(name): \(value)\r\n" }

@@ -49,12 +49,21 @@ public final class LoRAAdapterSource: TensorSource {
     /// The config's file name.
     public static let configName = "adapter_config.json"
 
+    /// `.peftLoRA` or `.kohyaLoRA`, after ``kind``.
     public var format: ModelFormat { kind == .peft ? .peftLoRA : .kohyaLoRA }
+    /// The weights file's bytes plus the config's.
     public var fileByteCount: Int { weights.fileByteCount + configByteCount }
+    /// The weights file's safetensors `__metadata__`, or `nil`.
     public var metadata: [ExactString: String]? { weights.metadata }
+    /// The weights file's tensors, in file order.
     public var entries: [TensorEntry] { weights.entries }
+    /// The weights file's reader warnings.
     public var warnings: [ModelFileWarning] { weights.warnings }
+    /// Tensor `index` of the weights file.
+    ///
+    /// - Throws: the weights file's format errors.
     public func tensor(at index: Int) throws -> RawTensor { try weights.tensor(at: index) }
+    /// Passes the release on to the weights file's source.
     public func releaseMemory(forTensorAt index: Int) { weights.releaseMemory(forTensorAt: index) }
 
     /// A PEFT adapter read from `weights`, with the config at `configPath` (if any).
