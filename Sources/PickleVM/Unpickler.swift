@@ -106,8 +106,9 @@ struct UnpicklerMachine {
     var frameBase = 0
     /// The `frameBase` of each enclosing frame, one per open `MARK`.
     var markBases: [Int] = []
-    /// The memo: a dictionary, so huge indices cost nothing.
-    var memo: [UInt32: PickleValue] = [:]
+    /// The memo: an array for the indices Python's pickler gives (0, 1, 2, … in order) and a
+    /// dictionary for any other, so huge indices cost nothing.
+    var memo = PickleMemo()
     /// The memo indices of each inert object stored in the memo, so that an object given a new
     /// node (``thawed(_:)``) is replaced there too. Entries may be stale; each is checked on use.
     var memoIndicesOfInertObjects: [ObjectIdentifier: [UInt32]] = [:]
@@ -391,7 +392,7 @@ struct UnpicklerMachine {
 
     mutating func putMemo(_ index: UInt32, _ opcode: PickleOpcode) throws(PickleError) {
         try requireItems(1, opcode)
-        if memo[index] == nil, memo.count >= limits.maxMemoEntries {
+        if !memo.contains(index), memo.count >= limits.maxMemoEntries {
             throw .limitExceeded(.memoEntries, limit: limits.maxMemoEntries, found: memo.count + 1, at: at)
         }
         let value = stack[stack.count - 1]
@@ -577,6 +578,40 @@ struct UnpicklerMachine {
         guard !dict.isFrozen else { throw .frozenTarget(opcode: opcode, found: .dict, at: at) }
         for (pairIndex, hashKey) in hashKeys.enumerated() {
             dict.set(items[2 * pairIndex + 1], forKey: items[2 * pairIndex], hashKey: hashKey)
+        }
+    }
+}
+
+/// The unpickler's memo: index to value. Indices stored in order from 0 live in an array (one
+/// store or fetch is an array access); any other index lives in a dictionary.
+struct PickleMemo {
+    /// Entries 0..<dense.count, every one stored.
+    private var dense: [PickleValue] = []
+    /// Every other entry; never an index below `dense.count`.
+    private var sparse: [UInt32: PickleValue] = [:]
+
+    /// The number of distinct indices stored.
+    var count: Int { dense.count + sparse.count }
+
+    func contains(_ index: UInt32) -> Bool {
+        Int(index) < dense.count || sparse[index] != nil
+    }
+
+    subscript(index: UInt32) -> PickleValue? {
+        get {
+            let position = Int(index)
+            return position < dense.count ? dense[position] : sparse[index]
+        }
+        set {
+            let position = Int(index)
+            if position < dense.count {
+                // Entries are only ever stored or replaced, never removed.
+                if let newValue { dense[position] = newValue }
+            } else if position == dense.count, sparse.isEmpty || sparse[index] == nil {
+                if let newValue { dense.append(newValue) }
+            } else {
+                sparse[index] = newValue
+            }
         }
     }
 }

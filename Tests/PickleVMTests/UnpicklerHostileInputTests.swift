@@ -286,6 +286,39 @@ struct UnpicklerHostileInputTests {
         }
     }
 
+    @Test("memo indices stored out of order, far apart and twice each fetch the value stored last")
+    func memoOrderAndOverwrites() throws {
+        // 2 and 0x10000 first (not the next index), then 0 and 1 (the run Python's pickler makes),
+        // then every one overwritten: each fetch must see the latest value, wherever it lives.
+        let stores: [(UInt32, String)] = [
+            (2, "c"), (0x10000, "far"), (0, "a"), (1, "b"), (1, "b2"), (2, "c2"), (0x10000, "far2"), (0, "a2"),
+        ]
+        var bytes = PB.proto2 + PB.op(.emptyList) + PB.op(.mark)
+        for (index, text) in stores { bytes += PB.unicode(text) + PB.longPut(index) }
+        bytes += PB.get(0) + PB.get(1) + PB.get(2) + PB.longGet(0x10000) + PB.op(.appends) + PB.stop
+        let result = try Self.decode(bytes, limits: PickleLimits(maxMemoEntries: 4))
+        guard case .list(let list) = result.value else { Issue.record("not a list: \(result.value)"); return }
+        let expected = (stores.map(\.1) + ["a2", "b2", "c2", "far2"]).map { PickleValue.string($0) }
+        #expect(list.items == expected)
+    }
+
+    @Test("a memo of 100,000 entries in order: every one fetched back, and the budget counts them all")
+    func largeMemo() throws {
+        var body: [UInt8] = PB.op(.emptyList) + PB.op(.mark)
+        for index in 0..<100_000 as Range<UInt32> {
+            body += PB.int1(UInt8(index % 251)) + PB.longPut(index) + PB.longGet(index)
+        }
+        body += PB.op(.appends)
+        let result = try Self.decode(PB.proto2 + body + PB.stop, limits: PickleLimits(maxMemoEntries: 100_000))
+        guard case .list(let list) = result.value else { Issue.record("not a list: \(result.value)"); return }
+        #expect(list.items.count == 200_000)
+        #expect(list.items.enumerated().allSatisfy { offset, item in item == .int(Int64(offset / 2 % 251)) })
+        // Each store is 12 bytes in: the 100,000th LONG_BINPUT is one entry too many.
+        #expect(throws: PickleError.limitExceeded(.memoEntries, limit: 99_999, found: 100_000, at: 4 + 99_999 * 12 + 2)) {
+            try Self.decode(PB.proto2 + body + PB.stop, limits: PickleLimits(maxMemoEntries: 99_999))
+        }
+    }
+
     // MARK: Stack and marks
 
     static let poppingOpcodes: [(PickleOpcode, [UInt8], Int)] = [

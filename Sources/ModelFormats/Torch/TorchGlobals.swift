@@ -95,7 +95,9 @@ public enum TorchGlobals {
 
     /// The meaning of `module.name`, or `nil` if it is not allowed.
     public static func meaning(module: String, name: String) -> TorchGlobal? {
-        if blockedModules.contains(module) || blockedModules.contains(String(module.split(separator: ".").first ?? "")) {
+        // The module's first dotted component, compared without making a String of it.
+        let head = module.utf8.firstIndex(of: UInt8(ascii: ".")).map { module[..<$0] } ?? module[...]
+        if blockedModules.contains(module) || blockedModules.contains(where: { $0 == head }) {
             return nil
         }
         return table["\(module).\(name)"]

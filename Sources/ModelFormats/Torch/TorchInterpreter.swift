@@ -20,8 +20,13 @@ struct TorchInterpreter {
     private(set) var tensors: [TorchTensorRecord] = []
     /// Devices named by rebuild calls (`_rebuild_device_tensor_from_cpu_tensor`) other than the CPU.
     private(set) var devices: Set<String> = []
-    private var converted: [ObjectIdentifier: TorchValue] = [:]
-    private var paths: [ObjectIdentifier: String] = [:]
+    /// Each node seen, by identity: its place in `nodePaths` and `convertedValues`.
+    private var nodeIndex: [ObjectIdentifier: Int] = [:]
+    private var nodePaths: [String] = []
+    private var convertedValues: [TorchValue?] = []
+    /// The meaning of each distinct global met so far, so a pickle naming the same global a
+    /// million times looks it up in the allowlist once.
+    private let meanings = GlobalMeanings()
     private let resolveStorage: StorageResolver
     private let storageRecord: (Int) -> TorchStorageRecord
     private let maxNodes: Int
@@ -34,27 +39,70 @@ struct TorchInterpreter {
 
     /// Interprets `root`.
     mutating func interpret(_ root: PickleValue) throws -> TorchValue {
+        // Pass 1: first path of every node. A TorchScript archive interprets a second pickle
+        // with the same interpreter, so indices continue after the first pickle's nodes.
+        let first = nodePaths.count
         var nodes: [PickleNode] = []
-        // Pass 1: first path of every node.
+        var deepest = 0
         var pending: [(PickleValue, String)] = [(root, "")]
         while let (value, path) = pending.popLast() {
             guard let node = value.node else { continue }
             let id = ObjectIdentifier(node)
-            guard paths[id] == nil else { continue }
-            paths[id] = path
+            guard nodeIndex[id] == nil else { continue }
+            nodeIndex[id] = nodePaths.count
+            nodePaths.append(path)
+            convertedValues.append(nil)
             nodes.append(node)
+            deepest = max(deepest, node.depth)
             guard nodes.count <= maxNodes else { throw TorchFormatError.tooManyNodes(limit: maxNodes) }
-            for (child, component) in TorchInterpreter.children(of: value).reversed() {
+            TorchInterpreter.forEachChild(of: value, reversed: true) { child, component in
                 pending.append((child, component.map { path.isEmpty ? $0 : path + "." + $0 } ?? path))
             }
         }
-        // Pass 2: shallowest first, so every child is converted before its parent.
-        nodes.sort { $0.depth < $1.depth }
-        for node in nodes {
-            let id = ObjectIdentifier(node)
-            converted[id] = try convertNode(node, path: paths[id] ?? "")
+        // Pass 2: shallowest first, so every child is converted before its parent. A stable
+        // counting sort by depth (depths are 1...deepest, and deepest <= the node count).
+        var starts = [Int](repeating: 0, count: deepest + 2)
+        for node in nodes { starts[node.depth + 1] += 1 }
+        for depth in 1..<starts.count { starts[depth] += starts[depth - 1] }
+        var order = [Int](repeating: 0, count: nodes.count)
+        for (position, node) in nodes.enumerated() {
+            order[starts[node.depth]] = position
+            starts[node.depth] += 1
+        }
+        for position in order {
+            let index = first + position
+            convertedValues[index] = try convertNode(nodes[position], path: nodePaths[index])
         }
         return try value(root)
+    }
+
+    /// The meaning of an allowed global (nil: not allowed), looked up once per distinct global.
+    private func meaningOf(_ global: PickleGlobal) -> TorchGlobal? { meanings.meaning(global) }
+
+    /// Calls `body` with each child of a value and the name component it adds to a path (`nil`:
+    /// same path), in order or in reverse order, without making an array of them.
+    static func forEachChild(of value: PickleValue, reversed: Bool, _ body: (PickleValue, String?) -> Void) {
+        switch value {
+        case .list(let list):
+            if reversed {
+                for offset in list.items.indices.reversed() { body(list.items[offset], String(offset)) }
+            } else {
+                for offset in list.items.indices { body(list.items[offset], String(offset)) }
+            }
+        case .tuple(let tuple):
+            if reversed {
+                for offset in tuple.items.indices.reversed() { body(tuple.items[offset], String(offset)) }
+            } else {
+                for offset in tuple.items.indices { body(tuple.items[offset], String(offset)) }
+            }
+        default:
+            let all = children(of: value)
+            if reversed {
+                for (child, component) in all.reversed() { body(child, component) }
+            } else {
+                for (child, component) in all { body(child, component) }
+            }
+        }
     }
 
     /// The children of a value with the name component each adds to a path (`nil`: same path).
@@ -93,13 +141,13 @@ struct TorchInterpreter {
         case .string(let s): return .string(s)
         case .bytes(let b): return .bytes(b)
         case .global(let global):
-            switch TorchGlobals.meaning(module: global.module, name: global.name) {
+            switch meaningOf(global) {
             case .dtype(let name, _): return .dtype(name)
             case .qscheme(let name): return .qscheme(name)
             default: return .global(module: global.module, name: global.name)
             }
         default:
-            guard let node = value.node, let result = converted[ObjectIdentifier(node)] else {
+            guard let node = value.node, let index = nodeIndex[ObjectIdentifier(node)], let result = convertedValues[index] else {
                 throw TorchFormatError.unsupportedObject(path: "?", description: "the pickle refers to an object before it is made")
             }
             return result
@@ -147,7 +195,7 @@ struct TorchInterpreter {
                 module: callable.module, name: callable.name, arguments: arguments, state: state, listItems: listItems,
                 dictItems: dictItems))
         }
-        guard let meaning = TorchGlobals.meaning(module: callable.module, name: callable.name) else {
+        guard let meaning = meaningOf(callable) else {
             throw TorchFormatError.unsupportedObject(path: path, description: "call to \(callable.qualifiedName), which is not allowed")
         }
         let place = path.isEmpty ? "the top-level object" : path
@@ -164,13 +212,13 @@ struct TorchInterpreter {
             // (function, type, args, state): ret = function(*args), made an instance of `type`,
             // then `state` set as attributes (torch/_tensor.py `_rebuild_from_type_v2`).
             guard arguments.count == 4, case .global(let module, let name) = arguments[0],
-                  case .rebuild(let function)? = TorchGlobals.meaning(module: module, name: name),
+                  case .rebuild(let function)? = meaningOf(PickleGlobal(module: module, name: name)),
                   case .global(let typeModule, let typeName) = arguments[1],
                   let inner = arguments[2].sequenceItems
             else {
                 throw invalid(place, "_rebuild_from_type_v2", "(rebuild function, tensor type, arguments, state)", arguments)
             }
-            let type = TorchGlobals.meaning(module: typeModule, name: typeName)
+            let type = meaningOf(PickleGlobal(module: typeModule, name: typeName))
             guard type == .tensorClass || type == .parameterClass else {
                 throw TorchFormatError.unsupportedObject(path: place, description: "tensor subclass \(typeModule).\(typeName) is not supported")
             }
@@ -687,6 +735,21 @@ struct TorchInterpreter {
         default:
             throw refuse(path, "per-channel \(what) are \(value.summary); expected a tensor")
         }
+    }
+}
+
+/// ``TorchGlobals/meaning(module:name:)`` remembered per distinct (module, name) pair. A cache of a
+/// pure function, so interpreter copies may share it.
+private final class GlobalMeanings {
+    private var known: [PickleGlobal: TorchGlobal?] = [:]
+
+    func meaning(_ global: PickleGlobal) -> TorchGlobal? {
+        // Keyed by module and name only: `isUnknown` does not change the meaning.
+        let key = PickleGlobal(module: global.module, name: global.name)
+        if let found = known[key] { return found }
+        let found = TorchGlobals.meaning(module: global.module, name: global.name)
+        known[key] = .some(found)
+        return found
     }
 }
 
