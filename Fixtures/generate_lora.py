@@ -213,6 +213,15 @@ def tiny_gpt2():
     return transformers.GPT2Model(config)
 
 
+def kohya_delta(weight, down, up):
+    """up · down as kohya's formula gives it for a linear, a 1×1 or a k×k convolution weight."""
+    if weight.dim() == 2:
+        return up @ down
+    if weight.shape[2:4] == (1, 1):
+        return (up.squeeze(3).squeeze(2) @ down.squeeze(3).squeeze(2)).unsqueeze(2).unsqueeze(3)
+    return torch.nn.functional.conv2d(down.permute(1, 0, 2, 3), up).permute(1, 0, 2, 3)
+
+
 def kohya_case():
     """A kohya-style file (lora_down / lora_up / alpha, module paths with dots as underscores) over a
     base whose names hold underscores; the expected result is kohya's merge formula
@@ -256,13 +265,8 @@ def kohya_case():
         if alpha is not None:
             adapter[key + ".alpha"] = torch.tensor(alpha)
         scale = (alpha if alpha is not None else rank) / rank
+        delta = kohya_delta(weight, down, up)
         for ratio, target in ((1.0, merged), (0.5, merged_scaled)):
-            if weight.dim() == 2:
-                delta = up @ down
-            elif weight.shape[2:4] == (1, 1):
-                delta = (up.squeeze(3).squeeze(2) @ down.squeeze(3).squeeze(2)).unsqueeze(2).unsqueeze(3)
-            else:
-                delta = torch.nn.functional.conv2d(down.permute(1, 0, 2, 3), up).permute(1, 0, 2, 3)
             target[module + ".weight"] = weight + ratio * delta * scale
     save_file(contiguous(adapter), os.path.join(folder, "adapter.safetensors"))
     save_file(contiguous(merged), os.path.join(folder, "merged.safetensors"), metadata={"format": "pt"})

@@ -191,13 +191,7 @@ def lora_merge_checks(modelfile, work):
             if alpha is not None:
                 adapter[key + ".alpha"] = torch.tensor(alpha, dtype=torch.float32)
             scale = (adapter[key + ".alpha"].item() if alpha is not None else rank) / rank
-            if weight.dim() == 2:
-                delta = up @ down
-            elif weight.shape[2:4] == (1, 1):
-                delta = (up.squeeze(3).squeeze(2) @ down.squeeze(3).squeeze(2)).unsqueeze(2).unsqueeze(3)
-            else:
-                delta = torch.nn.functional.conv2d(down.permute(1, 0, 2, 3), up).permute(1, 0, 2, 3)
-            expected[module + ".weight"] = weight + delta * scale
+            expected[module + ".weight"] = weight + gen.kohya_delta(weight, down, up) * scale
         folder = os.path.join(work, f"lora_kohya{trial}")
         os.makedirs(folder, exist_ok=True)
         save_file(base, os.path.join(folder, "base.safetensors"))
