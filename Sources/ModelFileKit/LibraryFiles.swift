@@ -73,7 +73,7 @@ extension ModelFile {
     ///   cannot store, a file-system failure).
     public static func save(_ stateDict: StateDict, to path: String, metadata: [String: String]? = nil) throws {
         try attributing(to: path) {
-            guard let format = SavedFormat(pathExtensionOf: path) else { throw LibraryFileError.unknownExtension(path: path) }
+            guard let format = OutputFormat(pathExtensionOf: path) else { throw LibraryFileError.unknownExtension(path: path) }
             if metadata != nil && !format.storesMetadata { throw LibraryFileError.metadataNotStored(format: format.rawValue) }
             let items = Array(stateDict)
             let entries = items.map { TensorEntry(name: $0.name, dtype: $0.tensor.dtype, shape: $0.tensor.shape) }
@@ -132,38 +132,9 @@ extension ModelFile {
     }
 }
 
-/// The formats ``ModelFile/save(_:to:metadata:)`` writes, chosen by extension.
-public enum SavedFormat: String, Sendable, CaseIterable {
-    /// `.safetensors`.
-    case safetensors
-    /// `.pth`, `.pt`, `.bin`: a torch zip archive of an `OrderedDict`.
-    case pth
-    /// `.ckpt`: a Lightning checkpoint.
-    case ckpt
-    /// `.npz`: a NumPy archive of `.npy` members.
-    case npz
-    /// `.npy`: one NumPy array.
-    case npy
-    /// `.gguf`: llama.cpp's format, tensors in their plain types.
-    case gguf
-
-    /// The format named by the extension of `path` (case-insensitive), or `nil`.
-    public init?(pathExtensionOf path: String) {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard let dot = name.lastIndex(of: ".") else { return nil }
-        switch name[name.index(after: dot)...].lowercased() {
-        case "safetensors": self = .safetensors
-        case "pth", "pt", "bin": self = .pth
-        case "ckpt": self = .ckpt
-        case "npz": self = .npz
-        case "npy": self = .npy
-        case "gguf": self = .gguf
-        default: return nil
-        }
-    }
-
-    /// Whether the format has a place for string metadata.
-    public var storesMetadata: Bool { self == .safetensors || self == .gguf }
+extension OutputFormat {
+    /// Whether the format has a place for string metadata (``ModelFile/save(_:to:metadata:)``).
+    var storesMetadata: Bool { self == .safetensors || self == .gguf }
 }
 
 /// Why ``ModelFile/save(_:to:metadata:)`` cannot write a file.
@@ -179,7 +150,7 @@ public enum LibraryFileError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownExtension:
-            let known = SavedFormat.allCases.map(\.rawValue).joined(separator: ", ")
+            let known = OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")
             return "the extension names no format the library writes (\(known); .pt and .bin are written as .pth)"
         case .metadataNotStored(let format):
             return "\(format) files have no place for string metadata (safetensors and GGUF have)"
