@@ -59,6 +59,9 @@ def check_versions():
 check_versions()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate_fixtures import FNNModel  # noqa: E402  (the reference network, one definition)
 from torch import nn  # noqa: E402
 
 torch.set_num_threads(1)
@@ -105,24 +108,6 @@ class SplitMix64:
     def unit(self):
         """nextUnitFloat: 24 random bits scaled to [0, 1), a float32."""
         return np.float32((self.next() >> 40) * 2.0 ** -24)
-
-
-class FNNModel(nn.Module):
-    """The reference network: four Linear layers with a sigmoid after each."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear1 = nn.Linear(8, 6)
-        self.linear2 = nn.Linear(6, 4)
-        self.linear3 = nn.Linear(4, 2)
-        self.linear4 = nn.Linear(2, 1)
-        self.sigmoid = nn.Sigmoid()
-
-    def forward(self, x):
-        x = self.sigmoid(self.linear1(x))
-        x = self.sigmoid(self.linear2(x))
-        x = self.sigmoid(self.linear3(x))
-        return self.sigmoid(self.linear4(x))
 
 
 def diabetes():

@@ -30,6 +30,9 @@ import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate_fixtures import FNNModel  # noqa: E402  (the reference network, one definition)
 from torch import nn
 
 EXPECTED_TORCH = "2.13.0"
@@ -50,24 +53,6 @@ def f32(values):
 
 def tensor_record(t):
     return {"shape": list(t.shape), "values": f32(t)}
-
-
-class FNNModel(nn.Module):
-    """The reference network: four Linear layers with a sigmoid after each."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear1 = nn.Linear(8, 6)
-        self.linear2 = nn.Linear(6, 4)
-        self.linear3 = nn.Linear(4, 2)
-        self.linear4 = nn.Linear(2, 1)
-        self.sigmoid = nn.Sigmoid()
-
-    def forward(self, x):
-        x = self.sigmoid(self.linear1(x))
-        x = self.sigmoid(self.linear2(x))
-        x = self.sigmoid(self.linear3(x))
-        return self.sigmoid(self.linear4(x))
 
 
 def make_data():
